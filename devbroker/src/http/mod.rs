@@ -1,0 +1,119 @@
+//! The HTTP listener: the kvstore API, the HTTP Proxy subset, readiness and metrics.
+
+mod codec;
+pub mod error;
+mod kvstore;
+mod proxy;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::storage::Store;
+use error::ApiError;
+
+/// Default limit on request bodies: a 1 MiB batch grows by a third in base64, plus JSON.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 << 20;
+
+/// State shared by the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// Round-robin counter for produce requests without key or partition.
+    pub round_robin: Arc<AtomicU32>,
+    /// Set once the broker serves; `/status/ready` answers 503 before.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> Self {
+        AppState {
+            store,
+            round_robin: Arc::new(AtomicU32::new(0)),
+            ready: Arc::new(AtomicBool::new(true)),
+        }
+    }
+}
+
+/// The whole HTTP API.
+pub fn router(state: AppState, max_request_bytes: usize) -> Router {
+    Router::new()
+        .route("/kvstore/{topic}/partition/{partition}/write", post(kvstore::write))
+        .route(
+            "/kvstore/{topic}/partition/{partition}/batch_get",
+            post(kvstore::batch_get),
+        )
+        .route("/kvstore/{topic}/partition/{partition}/scan", post(kvstore::scan))
+        .route("/topics", get(proxy::list_topics))
+        .route("/topics/{topic}", post(proxy::produce))
+        .route(
+            "/topics/{topic}/partitions/{partition}/records",
+            get(proxy::records),
+        )
+        .route("/brokers", get(proxy::brokers))
+        .route("/status/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_request_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting up").into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.store.metrics().render(),
+    )
+        .into_response()
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no endpoint {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+/// Counts requests and their latency by route.
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let m = state.store.metrics();
+    m.http_latency
+        .with_label_values(&[route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    m.http_requests
+        .with_label_values(&[route.as_str(), resp.status().as_str()])
+        .inc();
+    resp
+}

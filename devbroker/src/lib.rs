@@ -1,0 +1,15 @@
+//! devbroker: a one-command local stand-in for a Redpanda broker with kvstore.
+//!
+//! - [`storage`]: LMDB (heed) partition logs and key-value views, one writer thread
+//!   with group commit.
+//! - [`http`]: the kvstore API and an HTTP Proxy subset (axum).
+//! - [`wire`]: request and response bodies shared with clients.
+//! - [`server`]: wires it all together with graceful shutdown.
+
+pub mod config;
+pub mod metrics;
+pub mod partitioner;
+pub mod storage;
+pub mod wire;
+pub mod http;
+pub mod server;

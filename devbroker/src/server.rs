@@ -1,0 +1,226 @@
+//! `devbroker serve`: opens the store, creates preset topics, serves HTTP, runs
+//! retention, and shuts down gracefully. Shared by the `devbroker` binary and
+//! `rpkv dev`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::TopicSpec;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::storage::{Store, StoreError, StoreOptions, now_ms};
+
+/// The flags of `devbroker serve` (also flattened into `rpkv dev`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Directory of the LMDB environment (created if missing).
+    #[arg(long, default_value = "./.devbroker", env = "DEVBROKER_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Address of the HTTP Proxy and kvstore API. Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:18082")]
+    pub http_addr: SocketAddr,
+    /// Address of the Kafka listener.
+    #[arg(long, default_value = "127.0.0.1:19092")]
+    pub kafka_addr: SocketAddr,
+    /// Object storage to tier to: file:///path or s3://bucket/prefix
+    /// (default: file://<data-dir>/bucket).
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// Topic to create at start-up if missing: NAME[:PARTITIONS[:KEY=VALUE,...]].
+    /// Presets are kvstore topics unless they set redpanda.kvstore=none. Repeatable.
+    #[arg(long = "topic", value_name = "SPEC")]
+    pub topics: Vec<TopicSpec>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = http::DEFAULT_MAX_REQUEST_BYTES)]
+    pub max_request_bytes: usize,
+    /// Ceiling of the LMDB map in bytes; writes get 507 once it is reached.
+    #[arg(long, default_value_t = 256 << 30)]
+    pub max_db_size: usize,
+    /// How often retention and compaction run, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    pub retention_check_ms: u64,
+}
+
+impl ServeArgs {
+    /// Defaults with the given data dir, loopback ports picked by the OS.
+    pub fn ephemeral(data_dir: PathBuf) -> Self {
+        ServeArgs {
+            data_dir,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            kafka_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tier: None,
+            topics: Vec::new(),
+            max_request_bytes: http::DEFAULT_MAX_REQUEST_BYTES,
+            max_db_size: 256 << 30,
+            retention_check_ms: 10_000,
+        }
+    }
+}
+
+/// Errors that stop the broker from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}; pick another address with --http-addr")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Http(std::io::Error),
+}
+
+/// Where a started broker listens.
+#[derive(Clone, Debug)]
+pub struct Listening {
+    pub http_addr: SocketAddr,
+    /// The Kafka listener, once there is one.
+    pub kafka_addr: Option<SocketAddr>,
+}
+
+impl Listening {
+    /// The lines `devbroker serve` prints on stdout once ready, for scripts and
+    /// tests: one `devbroker: NAME listening on ADDR` per listener, then `devbroker: ready`.
+    pub fn announcement(&self) -> String {
+        let mut s = format!("devbroker: http listening on {}\n", self.http_addr);
+        if let Some(k) = self.kafka_addr {
+            s.push_str(&format!("devbroker: kafka listening on {k}\n"));
+        }
+        s.push_str("devbroker: ready\n");
+        s
+    }
+}
+
+/// Runs the broker until `shutdown` completes, then stops accepting, finishes
+/// in-flight requests and flushes storage. `on_ready` is called once serving.
+pub async fn run(
+    args: ServeArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(&Listening),
+) -> Result<(), ServeError> {
+    let metrics = Arc::new(Metrics::new());
+    let opts = StoreOptions {
+        map_size: args.max_db_size,
+        metrics,
+    };
+    let dir = args.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&dir, opts))
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))??;
+    tracing::info!(data_dir = %args.data_dir.display(), topics = store.topics().len(), "storage open");
+
+    for spec in &args.topics {
+        match store.topic(&spec.name) {
+            Some(existing) => {
+                tracing::info!(topic = %spec.name, partitions = existing.partitions, "preset topic exists");
+            }
+            None => {
+                store
+                    .create_topic(&spec.name, spec.partitions, spec.config.clone())
+                    .await?;
+                tracing::info!(topic = %spec, "created preset topic");
+            }
+        }
+    }
+
+    let tier = args.tier.clone().unwrap_or_else(|| {
+        format!("file://{}/bucket", args.data_dir.display())
+    });
+    tracing::info!(kafka_addr = %args.kafka_addr, tier = %tier, "Kafka listener and tiering are not implemented yet; flags recorded");
+
+    let listener = TcpListener::bind(args.http_addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: args.http_addr,
+            source,
+        })?;
+    let http_addr = listener.local_addr().map_err(ServeError::Http)?;
+    if !http_addr.ip().is_loopback() {
+        tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
+    }
+    let state = AppState::new(store.clone());
+    let app = http::router(state.clone(), args.max_request_bytes);
+
+    let maintenance = tokio::spawn(maintain_loop(
+        store.clone(),
+        Duration::from_millis(args.retention_check_ms.max(10)),
+    ));
+
+    state.ready.store(true, Ordering::Release);
+    tracing::info!(%http_addr, "serving HTTP");
+    on_ready(&Listening {
+        http_addr,
+        kafka_addr: None,
+    });
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let graceful = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        }
+    };
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(graceful)
+        .await;
+    let _ = stop_rx.wait_for(|s| *s).await;
+    maintenance.abort();
+    store.close().await?;
+    served.map_err(ServeError::Http)?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn maintain_loop(store: Store, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match store.maintain(now_ms()).await {
+            Ok(r) if r.trimmed + r.compacted > 0 => {
+                store.metrics().records_trimmed.inc_by(r.trimmed + r.compacted);
+                tracing::info!(trimmed = r.trimmed, compacted = r.compacted, expired_keys = r.expired_keys, "retention pass");
+            }
+            Ok(_) => {}
+            Err(StoreError::Closed) => return,
+            Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

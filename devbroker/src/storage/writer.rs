@@ -1,0 +1,570 @@
+//! The single writer thread: it owns every LMDB write transaction (heed requires
+//! a write transaction to stay on one OS thread) and does group commit: the jobs
+//! that queued up while the previous commit was syncing are applied in one
+//! transaction and made durable by one commit (one fsync). Each job still succeeds
+//! or fails on its own: a job checks everything before it changes anything, and a
+//! failure that spoils the transaction (disk or map full) makes the writer retry
+//! the group one job per transaction, so only the job that hit it fails.
+
+use std::ops::Bound;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use heed::types::Bytes;
+use heed::{Database, Env, RwTxn, WithoutTls};
+use tokio::sync::{mpsc, oneshot};
+
+use super::keys::{self, PREFIX_LEN, partition_prefix};
+use super::maintain::{self, MaintainReport};
+use super::records::{PartitionState, Record, TopicMeta, ViewEntry, batch_wire_size};
+use super::{Dbs, Inner, Result, Store, StoreError, display_key, load_state, now_ms, view_get};
+use crate::config::{self, KVSTORE, MAX_PARTITIONS, TopicConfig};
+use crate::wire::kvstore::{Condition, Precondition, WriteRequest};
+use crate::wire::{MAX_KEY_BYTES, sha256_hex};
+
+/// Most jobs applied in one commit.
+const MAX_GROUP: usize = 512;
+
+/// Where an append landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendResult {
+    /// Offset of the first record appended.
+    pub base_offset: u64,
+    /// Offset after the last record appended (the new high watermark).
+    pub next_offset: u64,
+    /// The time the broker stamped, in ms.
+    pub timestamp: i64,
+}
+
+/// One config change of an alter-configs request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigChange {
+    Set(String, String),
+    Delete(String),
+}
+
+pub(crate) enum Op {
+    KvWrite {
+        topic: String,
+        partition: i32,
+        batch: WriteRequest,
+    },
+    Append {
+        topic: String,
+        partition: i32,
+        records: Vec<Record>,
+    },
+    CreateTopic {
+        name: String,
+        partitions: i32,
+        config: TopicConfig,
+    },
+    DeleteTopic {
+        name: String,
+    },
+    AlterConfig {
+        name: String,
+        changes: Vec<ConfigChange>,
+    },
+    Maintain {
+        now_ms: i64,
+    },
+    Shutdown,
+}
+
+#[derive(Debug)]
+pub(crate) enum Applied {
+    Appended(AppendResult),
+    Topic(Arc<TopicMeta>),
+    Deleted,
+    Maintained(MaintainReport),
+    Stopping,
+}
+
+impl Applied {
+    pub(crate) fn appended(self) -> Result<AppendResult> {
+        match self {
+            Applied::Appended(a) => Ok(a),
+            other => Err(StoreError::Internal(format!("expected an append, got {other:?}"))),
+        }
+    }
+
+    pub(crate) fn topic(self) -> Result<Arc<TopicMeta>> {
+        match self {
+            Applied::Topic(t) => Ok(t),
+            other => Err(StoreError::Internal(format!("expected a topic, got {other:?}"))),
+        }
+    }
+}
+
+pub(crate) struct Job {
+    pub op: Op,
+    pub reply: oneshot::Sender<Result<Applied>>,
+}
+
+/// What the writer needs of the store: a weak handle, so dropping every `Store`
+/// lets the writer end.
+pub(crate) struct Shared {
+    pub inner: Weak<Inner>,
+}
+
+/// Changes to the in-memory topic cache, applied only once their commit is durable.
+enum Effect {
+    TopicSet(Arc<TopicMeta>),
+    TopicRemoved(String),
+}
+
+pub(crate) fn spawn(
+    env: Env<WithoutTls>,
+    dbs: Dbs,
+    rx: mpsc::Receiver<Job>,
+    shared: Shared,
+) -> Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("lmdb-writer".into())
+        .spawn(move || run(env, dbs, rx, shared))
+        .map_err(|e| StoreError::Io(format!("cannot start the writer thread: {e}")))
+}
+
+fn run(env: Env<WithoutTls>, dbs: Dbs, mut rx: mpsc::Receiver<Job>, shared: Shared) {
+    let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = rx.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let stop = group.iter().any(|j| matches!(j.op, Op::Shutdown));
+        commit_group(&env, dbs, &mut group, &shared);
+        if stop {
+            rx.close();
+            // Jobs that raced in behind the shutdown are refused, not dropped silently.
+            while let Ok(job) = rx.try_recv() {
+                let _ = job.reply.send(Err(StoreError::Closed));
+            }
+            break;
+        }
+    }
+    tracing::debug!("writer thread stopped");
+}
+
+fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &Shared) {
+    let started = Instant::now();
+    let now = now_ms();
+    let store = shared.inner.upgrade().map(|inner| Store { inner });
+    let outcome = apply_all(env, dbs, group, now);
+    let (results, effects) = match outcome {
+        Ok(ok) => ok,
+        Err(e) if group.len() > 1 => {
+            tracing::warn!(error = %e, jobs = group.len(), "group commit failed; retrying jobs one by one");
+            let mut results = Vec::with_capacity(group.len());
+            let mut effects = Vec::new();
+            for job in group.iter() {
+                match apply_all(env, dbs, std::slice::from_ref(job), now) {
+                    Ok((mut r, e)) => {
+                        results.append(&mut r);
+                        effects.extend(e);
+                    }
+                    Err(e) => results.push(Err(e)),
+                }
+                if let Some(s) = &store {
+                    record_commit(s, 1, started);
+                }
+            }
+            (results, effects)
+        }
+        Err(e) => (vec![Err(e)], Vec::new()),
+    };
+    if let Some(store) = &store {
+        for effect in effects {
+            match effect {
+                Effect::TopicSet(meta) => store.set_topic(meta),
+                Effect::TopicRemoved(name) => store.remove_topic(&name),
+            }
+        }
+        record_commit(store, group.len(), started);
+        let appended: u64 = results
+            .iter()
+            .filter_map(|r| match r {
+                Ok(Applied::Appended(a)) => Some(a.next_offset - a.base_offset),
+                _ => None,
+            })
+            .sum();
+        store.metrics().records_appended.inc_by(appended);
+        store.after_commit();
+    }
+    for (job, result) in group.drain(..).zip(results) {
+        let _ = job.reply.send(result);
+    }
+}
+
+fn record_commit(store: &Store, jobs: usize, started: Instant) {
+    let m = store.metrics();
+    m.commits.inc();
+    m.fsyncs.inc();
+    m.commit_batch_size.observe(jobs as f64);
+    m.commit_seconds.observe(started.elapsed().as_secs_f64());
+}
+
+type GroupOutcome = (Vec<Result<Applied>>, Vec<Effect>);
+
+/// Applies jobs in one transaction and commits it. `Err` means the transaction
+/// was abandoned and nothing of the group was written.
+fn apply_all(env: &Env<WithoutTls>, dbs: Dbs, jobs: &[Job], now: i64) -> Result<GroupOutcome> {
+    let mut txn = env.write_txn()?;
+    let mut results = Vec::with_capacity(jobs.len());
+    let mut effects = Vec::new();
+    for job in jobs {
+        let r = apply(&mut txn, dbs, &job.op, now, &mut effects);
+        if let Err(e) = &r
+            && e.poisons_txn()
+        {
+            return Err(clone_fatal(e));
+        }
+        results.push(r);
+    }
+    txn.commit()?;
+    Ok((results, effects))
+}
+
+fn clone_fatal(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::StorageFull => StoreError::StorageFull,
+        StoreError::Io(s) => StoreError::Io(s.clone()),
+        StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
+        other => StoreError::Internal(other.to_string()),
+    }
+}
+
+fn apply(
+    txn: &mut RwTxn,
+    dbs: Dbs,
+    op: &Op,
+    now: i64,
+    effects: &mut Vec<Effect>,
+) -> Result<Applied> {
+    match op {
+        Op::KvWrite {
+            topic,
+            partition,
+            batch,
+        } => kv_write(txn, dbs, topic, *partition, batch, now).map(Applied::Appended),
+        Op::Append {
+            topic,
+            partition,
+            records,
+        } => {
+            let meta = load_topic(txn, dbs, topic)?;
+            check_partition(&meta, *partition)?;
+            check_batch_size(&meta, records)?;
+            append(txn, dbs, &meta, *partition, records.iter().cloned()).map(Applied::Appended)
+        }
+        Op::CreateTopic {
+            name,
+            partitions,
+            config,
+        } => {
+            let meta = create_topic(txn, dbs, name, *partitions, config, now)?;
+            effects.push(Effect::TopicSet(meta.clone()));
+            Ok(Applied::Topic(meta))
+        }
+        Op::DeleteTopic { name } => {
+            delete_topic(txn, dbs, name)?;
+            effects.push(Effect::TopicRemoved(name.clone()));
+            Ok(Applied::Deleted)
+        }
+        Op::AlterConfig { name, changes } => {
+            let meta = alter_config(txn, dbs, name, changes)?;
+            effects.push(Effect::TopicSet(meta.clone()));
+            Ok(Applied::Topic(meta))
+        }
+        Op::Maintain { now_ms } => maintain::run(txn, dbs, *now_ms).map(Applied::Maintained),
+        Op::Shutdown => Ok(Applied::Stopping),
+    }
+}
+
+pub(crate) fn load_topic(txn: &RwTxn, dbs: Dbs, name: &str) -> Result<TopicMeta> {
+    let bytes = dbs
+        .topics
+        .get(txn, name)?
+        .ok_or_else(|| StoreError::UnknownTopic(name.to_string()))?;
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("topic {name}: {e}")))
+}
+
+fn check_partition(meta: &TopicMeta, partition: i32) -> Result<()> {
+    if partition < 0 || partition >= meta.partitions {
+        return Err(StoreError::UnknownPartition {
+            topic: meta.name.clone(),
+            partition,
+            partitions: meta.partitions,
+        });
+    }
+    Ok(())
+}
+
+fn check_batch_size<'a>(meta: &TopicMeta, records: impl IntoIterator<Item = &'a Record>) -> Result<()> {
+    let size = batch_wire_size(records);
+    let max = meta.config.max_message_bytes();
+    if size > max {
+        return Err(StoreError::BatchTooLarge {
+            topic: meta.name.clone(),
+            size,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a key of a kvstore request.
+pub(crate) fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(StoreError::InvalidRequest("key must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(StoreError::InvalidRequest(format!(
+            "key too large: {} bytes > {MAX_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+fn kv_write(
+    txn: &mut RwTxn,
+    dbs: Dbs,
+    topic: &str,
+    partition: i32,
+    batch: &WriteRequest,
+    now: i64,
+) -> Result<AppendResult> {
+    let meta = load_topic(txn, dbs, topic)?;
+    check_partition(&meta, partition)?;
+    if !meta.config.kvstore() {
+        return Err(StoreError::NotKvstore(topic.to_string()));
+    }
+    if batch.puts.is_empty() && batch.deletes.is_empty() {
+        return Err(StoreError::InvalidRequest(
+            "write request has no puts and no deletes".into(),
+        ));
+    }
+    let prefix = partition_prefix(meta.id, partition);
+    let checks = batch
+        .puts
+        .iter()
+        .map(|p| (&p.key, &p.precondition))
+        .chain(batch.deletes.iter().map(|d| (&d.key, &d.precondition)));
+    for (key, precondition) in checks.clone() {
+        check_key(key)?;
+        if let Some(Precondition {
+            kind: Some(Condition::IfMatches(m)),
+        }) = precondition
+            && !is_sha256_hex(&m.sha256_hash)
+        {
+            return Err(StoreError::InvalidRequest(format!(
+                "ifMatches of key {} must be a hex SHA-256 (64 hex digits), got {:?}",
+                display_key(key),
+                m.sha256_hash
+            )));
+        }
+    }
+    // Every precondition is checked against the state before the batch.
+    for (key, precondition) in checks {
+        let Some(Precondition { kind: Some(kind) }) = precondition else {
+            continue;
+        };
+        let current = view_get(txn, dbs.view, &prefix, key)?;
+        let failure = match (kind, current) {
+            (Condition::IfExists(e), None) if e.exists => Some("ifExists: the key does not exist".to_string()),
+            (Condition::IfExists(e), Some(_)) if !e.exists => {
+                Some("ifExists=false: the key already exists".to_string())
+            }
+            (Condition::IfMatches(_), None) => {
+                Some("ifMatches: the key does not exist".to_string())
+            }
+            (Condition::IfMatches(m), Some(entry)) => {
+                let actual = sha256_hex(entry.value);
+                (!actual.eq_ignore_ascii_case(&m.sha256_hash)).then(|| {
+                    format!(
+                        "ifMatches: the current value's sha256 is {actual}, not {}",
+                        m.sha256_hash
+                    )
+                })
+            }
+            _ => None,
+        };
+        if let Some(reason) = failure {
+            return Err(StoreError::PreconditionFailed {
+                key: display_key(key),
+                reason,
+            });
+        }
+    }
+    let records: Vec<Record> = batch
+        .puts
+        .iter()
+        .map(|p| Record::new(now, Some(p.key.clone()), Some(p.value.clone())))
+        .chain(
+            batch
+                .deletes
+                .iter()
+                .map(|d| Record::new(now, Some(d.key.clone()), None)),
+        )
+        .collect();
+    check_batch_size(&meta, &records)?;
+    append(txn, dbs, &meta, partition, records.into_iter())
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Appends records to a partition's log and, on a kvstore topic, applies them to
+/// the view. The one append path: kvstore writes, HTTP Proxy and Kafka produce.
+pub(crate) fn append(
+    txn: &mut RwTxn,
+    dbs: Dbs,
+    meta: &TopicMeta,
+    partition: i32,
+    records: impl Iterator<Item = Record>,
+) -> Result<AppendResult> {
+    let prefix = partition_prefix(meta.id, partition);
+    let mut state = load_state(txn, dbs.parts, &prefix)?;
+    let base_offset = state.next_offset;
+    let kvstore = meta.config.kvstore();
+    let mut timestamp = 0;
+    for record in records {
+        let offset = state.next_offset;
+        timestamp = record.timestamp;
+        dbs.log
+            .put(txn, &keys::log_key(&prefix, offset), &record.encode())?;
+        if kvstore && let Some(key) = record.key.as_deref().filter(|k| !k.is_empty()) {
+            let vk = keys::view_key(&prefix, key);
+            match &record.value {
+                Some(value) => {
+                    let full = keys::is_long(key).then_some(key);
+                    let entry = ViewEntry::encode(offset, record.timestamp, full, value);
+                    dbs.view.put(txn, &vk, &entry)?;
+                }
+                None => {
+                    dbs.view.delete(txn, &vk)?;
+                }
+            }
+        }
+        state.next_offset += 1;
+        state.log_bytes += record.wire_size() as u64;
+        state.log_records += 1;
+        state.dirty_records += 1;
+    }
+    save_state(txn, dbs.parts, &prefix, &state)?;
+    Ok(AppendResult {
+        base_offset,
+        next_offset: state.next_offset,
+        timestamp,
+    })
+}
+
+pub(crate) fn save_state(
+    txn: &mut RwTxn,
+    parts: Database<Bytes, Bytes>,
+    prefix: &[u8; PREFIX_LEN],
+    state: &PartitionState,
+) -> Result<()> {
+    parts.put(txn, prefix, &state.encode())?;
+    Ok(())
+}
+
+fn create_topic(
+    txn: &mut RwTxn,
+    dbs: Dbs,
+    name: &str,
+    partitions: i32,
+    cfg: &TopicConfig,
+    now: i64,
+) -> Result<Arc<TopicMeta>> {
+    config::validate_topic_name(name)?;
+    if !(1..=MAX_PARTITIONS).contains(&partitions) {
+        return Err(StoreError::InvalidRequest(format!(
+            "partition count {partitions} must be 1 to {MAX_PARTITIONS}"
+        )));
+    }
+    // Re-validate each value: configs may come straight from a client.
+    let mut config = TopicConfig::default();
+    for (k, v) in &cfg.values {
+        config.set(k, v)?;
+    }
+    if dbs.topics.get(txn, name)?.is_some() {
+        return Err(StoreError::TopicExists(name.to_string()));
+    }
+    let id = match dbs.meta.get(txn, "next_topic_id")? {
+        Some(b) => u32::from_be_bytes(
+            b.try_into()
+                .map_err(|_| StoreError::Corrupt("next_topic_id".into()))?,
+        ),
+        None => 1,
+    };
+    let next = id
+        .checked_add(1)
+        .ok_or_else(|| StoreError::Internal("topic ids exhausted".into()))?;
+    dbs.meta.put(txn, "next_topic_id", &next.to_be_bytes())?;
+    let meta = TopicMeta {
+        id,
+        name: name.to_string(),
+        partitions,
+        config,
+        created_ms: now,
+    };
+    put_topic(txn, dbs, &meta)?;
+    for p in 0..partitions {
+        save_state(txn, dbs.parts, &partition_prefix(id, p), &PartitionState::default())?;
+    }
+    Ok(Arc::new(meta))
+}
+
+fn put_topic(txn: &mut RwTxn, dbs: Dbs, meta: &TopicMeta) -> Result<()> {
+    let json = serde_json::to_vec(meta).map_err(|e| StoreError::Internal(e.to_string()))?;
+    dbs.topics.put(txn, &meta.name, &json)?;
+    Ok(())
+}
+
+fn delete_topic(txn: &mut RwTxn, dbs: Dbs, name: &str) -> Result<()> {
+    let meta = load_topic(txn, dbs, name)?;
+    let lower = keys::topic_prefix(meta.id);
+    let upper = keys::prefix_successor(&lower);
+    let range = (
+        Bound::Included(&lower[..]),
+        match &upper {
+            Some(u) => Bound::Excluded(&u[..]),
+            None => Bound::Unbounded,
+        },
+    );
+    for db in [dbs.log, dbs.view, dbs.parts] {
+        db.delete_range(txn, &range)?;
+    }
+    dbs.topics.delete(txn, name)?;
+    Ok(())
+}
+
+fn alter_config(
+    txn: &mut RwTxn,
+    dbs: Dbs,
+    name: &str,
+    changes: &[ConfigChange],
+) -> Result<Arc<TopicMeta>> {
+    let mut meta = load_topic(txn, dbs, name)?;
+    let was_kvstore = meta.config.kvstore();
+    for change in changes {
+        match change {
+            ConfigChange::Set(k, v) => meta.config.set(k, v)?,
+            ConfigChange::Delete(k) => meta.config.unset(k)?,
+        }
+    }
+    if meta.config.kvstore() != was_kvstore {
+        return Err(StoreError::InvalidRequest(format!(
+            "{KVSTORE} is fixed when a topic is created; create a new topic to change it"
+        )));
+    }
+    put_topic(txn, dbs, &meta)?;
+    Ok(Arc::new(meta))
+}
