@@ -86,7 +86,8 @@ impl TopicConfig {
     /// Sets a config after checking its name and value.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         validate_config(name, value)?;
-        self.values.insert(name.to_string(), value.trim().to_string());
+        self.values
+            .insert(name.to_string(), value.trim().to_string());
         Ok(())
     }
 
@@ -139,6 +140,16 @@ impl TopicConfig {
 
     pub fn segment_ms(&self) -> i64 {
         self.int(SEGMENT_MS)
+    }
+
+    /// How long uploaded records stay in the local log; `None` = no limit.
+    pub fn retention_local_target_ms(&self) -> Option<i64> {
+        Some(self.int(RETENTION_LOCAL_TARGET_MS)).filter(|v| *v >= 0)
+    }
+
+    /// How many bytes of uploaded records the local log keeps; `None` = no limit.
+    pub fn retention_local_target_bytes(&self) -> Option<u64> {
+        u64::try_from(self.int(RETENTION_LOCAL_TARGET_BYTES)).ok()
     }
 
     pub fn cleanup_policy(&self) -> CleanupPolicy {
@@ -296,7 +307,10 @@ mod tests {
         assert_eq!(s.partitions, 3);
         assert!(!s.config.kvstore());
         assert_eq!(s.config.retention_ms(), Some(1000));
-        assert_eq!(s.to_string(), "plain:3:redpanda.kvstore=none,retention.ms=1000");
+        assert_eq!(
+            s.to_string(),
+            "plain:3:redpanda.kvstore=none,retention.ms=1000"
+        );
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //!   with group commit.
 //! - [`http`]: the kvstore API and an HTTP Proxy subset (axum).
 //! - [`wire`]: request and response bodies shared with clients.
+//! - [`tier`]: tiered storage to S3-compatible object storage, with restore.
 //! - [`server`]: wires it all together with graceful shutdown.
 
 pub mod config;
+pub mod http;
 pub mod metrics;
 pub mod partitioner;
-pub mod storage;
-pub mod wire;
-pub mod http;
 pub mod server;
+pub mod storage;
+pub mod tier;
+pub mod wire;

@@ -15,6 +15,7 @@ use crate::config::TopicSpec;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::storage::{Store, StoreError, StoreOptions, now_ms};
+use crate::tier::{Tier, TierError, TierOptions};
 
 /// The flags of `devbroker serve` (also flattened into `rpkv dev`).
 #[derive(Clone, Debug, clap::Args)]
@@ -45,6 +46,19 @@ pub struct ServeArgs {
     /// How often retention and compaction run, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub retention_check_ms: u64,
+    /// At shutdown, how long to keep uploading pending data to the tier, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    pub tier_shutdown_timeout_ms: u64,
+    /// How often each partition's key-value view is snapshotted to the tier, in ms.
+    #[arg(long, default_value_t = 60_000)]
+    pub tier_snapshot_interval_ms: u64,
+    /// How often the uploader looks for closed segments, in ms.
+    #[arg(long, default_value_t = 200)]
+    pub tier_poll_ms: u64,
+    /// Claim the tier prefix even if another broker holds it; that broker is
+    /// fenced (it stops uploading and refuses writes).
+    #[arg(long)]
+    pub tier_takeover: bool,
 }
 
 impl ServeArgs {
@@ -59,6 +73,10 @@ impl ServeArgs {
             max_request_bytes: http::DEFAULT_MAX_REQUEST_BYTES,
             max_db_size: 256 << 30,
             retention_check_ms: 10_000,
+            tier_shutdown_timeout_ms: 30_000,
+            tier_snapshot_interval_ms: 60_000,
+            tier_poll_ms: 200,
+            tier_takeover: false,
         }
     }
 }
@@ -73,6 +91,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tier(#[from] TierError),
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
 }
@@ -116,6 +136,23 @@ pub async fn run(
         .map_err(|e| StoreError::Internal(e.to_string()))??;
     tracing::info!(data_dir = %args.data_dir.display(), topics = store.topics().len(), "storage open");
 
+    // Claims the tier prefix, and restores from it when the data dir is empty.
+    let tier_url = args.tier.clone().unwrap_or_else(|| {
+        let dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+        format!("file://{}/bucket", dir.display())
+    });
+    let tier = Tier::open(
+        TierOptions {
+            url: tier_url,
+            data_dir: args.data_dir.clone(),
+            poll_interval: Duration::from_millis(args.tier_poll_ms.max(10)),
+            snapshot_interval: Duration::from_millis(args.tier_snapshot_interval_ms),
+            takeover: args.tier_takeover,
+        },
+        store.clone(),
+    )
+    .await?;
+
     for spec in &args.topics {
         match store.topic(&spec.name) {
             Some(existing) => {
@@ -130,10 +167,8 @@ pub async fn run(
         }
     }
 
-    let tier = args.tier.clone().unwrap_or_else(|| {
-        format!("file://{}/bucket", args.data_dir.display())
-    });
-    tracing::info!(kafka_addr = %args.kafka_addr, tier = %tier, "Kafka listener and tiering are not implemented yet; flags recorded");
+    tier.start().await?;
+    tracing::info!(kafka_addr = %args.kafka_addr, "Kafka listener is not implemented yet; flag recorded");
 
     let listener = TcpListener::bind(args.http_addr)
         .await
@@ -145,11 +180,12 @@ pub async fn run(
     if !http_addr.ip().is_loopback() {
         tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
     }
-    let state = AppState::new(store.clone());
+    let state = AppState::new(store.clone()).with_tier(tier.clone());
     let app = http::router(state.clone(), args.max_request_bytes);
 
     let maintenance = tokio::spawn(maintain_loop(
         store.clone(),
+        Some(tier.clone()),
         Duration::from_millis(args.retention_check_ms.max(10)),
     ));
 
@@ -177,21 +213,37 @@ pub async fn run(
         .await;
     let _ = stop_rx.wait_for(|s| *s).await;
     maintenance.abort();
+    // Upload what is pending (closing open segments) before the store closes.
+    tier.shutdown(Duration::from_millis(args.tier_shutdown_timeout_ms))
+        .await;
     store.close().await?;
     served.map_err(ServeError::Http)?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
 
-async fn maintain_loop(store: Store, every: Duration) {
+async fn maintain_loop(store: Store, tier: Option<Tier>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match store.maintain(now_ms()).await {
+        // With a tier, nothing at or above a partition's upload floor is trimmed.
+        let pass = match &tier {
+            Some(t) => store.maintain_tiered(now_ms(), Arc::new(t.floors())).await,
+            None => store.maintain(now_ms()).await,
+        };
+        match pass {
             Ok(r) if r.trimmed + r.compacted > 0 => {
-                store.metrics().records_trimmed.inc_by(r.trimmed + r.compacted);
-                tracing::info!(trimmed = r.trimmed, compacted = r.compacted, expired_keys = r.expired_keys, "retention pass");
+                store
+                    .metrics()
+                    .records_trimmed
+                    .inc_by(r.trimmed + r.compacted);
+                tracing::info!(
+                    trimmed = r.trimmed,
+                    compacted = r.compacted,
+                    expired_keys = r.expired_keys,
+                    "retention pass"
+                );
             }
             Ok(_) => {}
             Err(StoreError::Closed) => return,

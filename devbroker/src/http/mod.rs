@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::storage::Store;
+use crate::tier::Tier;
 use error::ApiError;
 
 /// Default limit on request bodies: a 1 MiB batch grows by a third in base64, plus JSON.
@@ -32,6 +33,8 @@ pub struct AppState {
     pub round_robin: Arc<AtomicU32>,
     /// Set once the broker serves; `/status/ready` answers 503 before.
     pub ready: Arc<AtomicBool>,
+    /// Tiered storage, when on: fetches below the local log start, status, fencing.
+    pub tier: Option<Tier>,
 }
 
 impl AppState {
@@ -40,19 +43,31 @@ impl AppState {
             store,
             round_robin: Arc::new(AtomicU32::new(0)),
             ready: Arc::new(AtomicBool::new(true)),
+            tier: None,
         }
+    }
+
+    pub fn with_tier(mut self, tier: Tier) -> Self {
+        self.tier = Some(tier);
+        self
     }
 }
 
 /// The whole HTTP API.
 pub fn router(state: AppState, max_request_bytes: usize) -> Router {
     Router::new()
-        .route("/kvstore/{topic}/partition/{partition}/write", post(kvstore::write))
+        .route(
+            "/kvstore/{topic}/partition/{partition}/write",
+            post(kvstore::write),
+        )
         .route(
             "/kvstore/{topic}/partition/{partition}/batch_get",
             post(kvstore::batch_get),
         )
-        .route("/kvstore/{topic}/partition/{partition}/scan", post(kvstore::scan))
+        .route(
+            "/kvstore/{topic}/partition/{partition}/scan",
+            post(kvstore::scan),
+        )
         .route("/topics", get(proxy::list_topics))
         .route("/topics/{topic}", post(proxy::produce))
         .route(
@@ -61,10 +76,12 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         )
         .route("/brokers", get(proxy::brokers))
         .route("/status/ready", get(ready))
+        .route("/status/tier", get(tier_status))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_request_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), fence_guard))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
@@ -75,6 +92,33 @@ async fn ready(State(state): State<AppState>) -> Response {
     } else {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting up").into_response()
     }
+}
+
+/// Per-partition tiering status: log start, high watermark, last uploaded
+/// offset, upload lag, last snapshot offset.
+async fn tier_status(State(state): State<AppState>) -> Response {
+    match &state.tier {
+        Some(tier) => Json(tier.status().await).into_response(),
+        None => ApiError::new(StatusCode::NOT_FOUND, "tiered storage is off").into_response(),
+    }
+}
+
+/// A fenced broker (another one took over its tier prefix) refuses writes.
+async fn fence_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::POST
+        && let Some(tier) = &state.tier
+        && let Err(reason) = tier.check_writable()
+    {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        if route.ends_with("/write") || route == "/topics/{topic}" {
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -95,7 +139,11 @@ async fn not_found(req: Request) -> ApiError {
 async fn method_not_allowed(req: Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("method {} is not allowed on {}", req.method(), req.uri().path()),
+        format!(
+            "method {} is not allowed on {}",
+            req.method(),
+            req.uri().path()
+        ),
     )
 }
 

@@ -19,6 +19,7 @@ use super::error::ApiError;
 use super::kvstore::parse_partition;
 use crate::partitioner::partition_for_key;
 use crate::storage::{Record, StoreError, StoredRecord, now_ms};
+use crate::tier::TierError;
 use crate::wire::b64;
 use crate::wire::proxy::{
     BrokersResponse, ConsumedRecord, EmbeddedFormat, PROXY_V2, ProduceOffset, ProduceRequest,
@@ -50,7 +51,12 @@ fn not_found(e: StoreError) -> ApiError {
 }
 
 pub(super) async fn list_topics(State(state): State<AppState>) -> Response {
-    let names: Vec<String> = state.store.topics().iter().map(|t| t.name.clone()).collect();
+    let names: Vec<String> = state
+        .store
+        .topics()
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
     proxy_json(&names)
 }
 
@@ -67,9 +73,11 @@ fn embedded_bytes(
 ) -> Result<Option<Vec<u8>>, ApiError> {
     match (format, v) {
         (_, None | Some(Value::Null)) => Ok(None),
-        (EmbeddedFormat::Binary, Some(Value::String(s))) => b64::decode(&s).map(Some).map_err(|e| {
-            ApiError::bad_request(format!("records[{index}].{what} is not valid base64: {e}"))
-        }),
+        (EmbeddedFormat::Binary, Some(Value::String(s))) => {
+            b64::decode(&s).map(Some).map_err(|e| {
+                ApiError::bad_request(format!("records[{index}].{what} is not valid base64: {e}"))
+            })
+        }
         (EmbeddedFormat::Binary, Some(_)) => Err(ApiError::bad_request(format!(
             "records[{index}].{what} must be a base64 string in binary.v2"
         ))),
@@ -100,9 +108,10 @@ pub(super) async fn produce(
     let body = body.map_err(|e| ApiError::new(e.status(), format!("cannot read body: {e}")))?;
     let req: ProduceRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid produce body: {e}")))?;
-    let meta = state.store.topic(&topic).ok_or_else(|| {
-        not_found(StoreError::UnknownTopic(topic.clone()))
-    })?;
+    let meta = state
+        .store
+        .topic(&topic)
+        .ok_or_else(|| not_found(StoreError::UnknownTopic(topic.clone())))?;
     // Group records by partition, keeping each record's place in the reply.
     let now = now_ms();
     let mut by_partition: BTreeMap<i32, Vec<(usize, Record)>> = BTreeMap::new();
@@ -168,11 +177,17 @@ pub(super) struct RecordsQuery {
     max_bytes: Option<String>,
 }
 
-fn query_number<T: std::str::FromStr>(v: &Option<String>, name: &str) -> Result<Option<T>, ApiError> {
+fn query_number<T: std::str::FromStr>(
+    v: &Option<String>,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
     v.as_deref()
         .map(|s| {
-            s.parse::<T>()
-                .map_err(|_| ApiError::bad_request(format!("query parameter {name}={s:?} is not a valid number")))
+            s.parse::<T>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "query parameter {name}={s:?} is not a valid number"
+                ))
+            })
         })
         .transpose()
 }
@@ -203,7 +218,35 @@ pub(super) async fn records(
     let max_bytes = query_number::<usize>(&q.max_bytes, "max_bytes")?
         .unwrap_or(1 << 20)
         .max(1);
-    state.store.partition(&topic, partition).map_err(not_found)?;
+    state
+        .store
+        .partition(&topic, partition)
+        .map_err(not_found)?;
+
+    // Below the local log start, records come from the tier's bucket.
+    if let Some(tier) = &state.tier {
+        let t = topic.clone();
+        let local = state
+            .store
+            .read(move |s| s.partition_state(&t, partition))
+            .await
+            .map_err(not_found)?;
+        if offset < local.log_start {
+            let records = tier
+                .read_records(&topic, partition, offset, max_bytes)
+                .await
+                .map_err(tier_error)?;
+            if !records.is_empty() {
+                let out = records
+                    .into_iter()
+                    .map(|r| consumed(&topic, partition, format, r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(
+                    ([(header::CONTENT_TYPE, format.media_type())], Json(out)).into_response()
+                );
+            }
+        }
+    }
 
     let deadline = tokio::time::Instant::now() + timeout;
     let mut commits = state.store.subscribe();
@@ -218,7 +261,10 @@ pub(super) async fn records(
         if !read.records.is_empty() || tokio::time::Instant::now() >= deadline {
             break read;
         }
-        if tokio::time::timeout_at(deadline, commits.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, commits.changed())
+            .await
+            .is_err()
+        {
             break read;
         }
     };
@@ -228,6 +274,18 @@ pub(super) async fn records(
         .map(|r| consumed(&topic, partition, format, r))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(([(header::CONTENT_TYPE, format.media_type())], Json(out)).into_response())
+}
+
+/// A failed read from the tier: a corrupt object is a 502 naming it (never data),
+/// an unreachable bucket a 503.
+fn tier_error(e: TierError) -> ApiError {
+    match e {
+        TierError::Corrupt { .. } => ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
+        other => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot read from tiered storage: {other}"),
+        ),
+    }
 }
 
 fn consumed(
