@@ -130,9 +130,10 @@ pub async fn run(
         }
     }
 
-    let tier = args.tier.clone().unwrap_or_else(|| {
-        format!("file://{}/bucket", args.data_dir.display())
-    });
+    let tier = args
+        .tier
+        .clone()
+        .unwrap_or_else(|| format!("file://{}/bucket", args.data_dir.display()));
     tracing::info!(kafka_addr = %args.kafka_addr, tier = %tier, "Kafka listener and tiering are not implemented yet; flags recorded");
 
     let listener = TcpListener::bind(args.http_addr)
@@ -190,8 +191,16 @@ async fn maintain_loop(store: Store, every: Duration) {
         tick.tick().await;
         match store.maintain(now_ms()).await {
             Ok(r) if r.trimmed + r.compacted > 0 => {
-                store.metrics().records_trimmed.inc_by(r.trimmed + r.compacted);
-                tracing::info!(trimmed = r.trimmed, compacted = r.compacted, expired_keys = r.expired_keys, "retention pass");
+                store
+                    .metrics()
+                    .records_trimmed
+                    .inc_by(r.trimmed + r.compacted);
+                tracing::info!(
+                    trimmed = r.trimmed,
+                    compacted = r.compacted,
+                    expired_keys = r.expired_keys,
+                    "retention pass"
+                );
             }
             Ok(_) => {}
             Err(StoreError::Closed) => return,
