@@ -355,3 +355,29 @@ async fn bad_flags_fail_with_a_clear_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("contains '/'"), "{err}");
 }
+
+#[tokio::test]
+async fn sigterm_ends_long_polls_and_exits_zero() {
+    let mut b = Broker::start(&["--topic", "kv"]).unwrap();
+    let url = format!(
+        "{}/topics/kv/partitions/0/records?offset=0&timeout=30000",
+        b.url()
+    );
+    let poll = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || b.terminate().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        poll.await.unwrap().unwrap(),
+        200,
+        "the in-flight poll is answered, not cut"
+    );
+}

@@ -196,3 +196,101 @@ proptest! {
         }
     }
 }
+
+fn open_with(spec: &str) -> (tempfile::TempDir, Store, tokio::runtime::Runtime) {
+    let (dir, store, rt) = open();
+    let s: TopicSpec = spec.parse().unwrap();
+    rt.block_on(store.create_topic(&s.name, s.partitions, s.config))
+        .unwrap();
+    (dir, store, rt)
+}
+
+fn put(key: &str, value: &str) -> WriteRequest {
+    WriteRequest {
+        puts: vec![Put {
+            key: key.as_bytes().to_vec(),
+            value: value.as_bytes().to_vec(),
+            precondition: None,
+        }],
+        deletes: vec![],
+    }
+}
+
+#[test]
+fn time_retention_trims_the_log_and_expires_keys_whose_latest_record_left() {
+    let (_d, store, rt) = open_with("ttl:1:retention.ms=1000");
+    let old = rt
+        .block_on(store.kv_write("ttl", 0, put("old", "1")))
+        .unwrap();
+    rt.block_on(store.kv_write("ttl", 0, put("both", "1")))
+        .unwrap();
+    // "both" is rewritten later: its latest record stays, so it stays.
+    let later = old.timestamp + 5_000;
+    let mut rec = crate::storage::Record::new(later, Some(b"both".to_vec()), Some(b"2".to_vec()));
+    rec.headers.clear();
+    rt.block_on(store.append("ttl", 0, vec![rec])).unwrap();
+    let report = rt.block_on(store.maintain(old.timestamp + 2_000)).unwrap();
+    assert_eq!(report.trimmed, 2);
+    assert_eq!(report.expired_keys, 1);
+    assert_eq!(
+        store
+            .kv_get("ttl", 0, &[b"old".to_vec(), b"both".to_vec()])
+            .unwrap(),
+        vec![None, Some(b"2".to_vec())]
+    );
+    let state = store.partition_state("ttl", 0).unwrap();
+    assert_eq!(
+        (state.log_start, state.next_offset, state.log_records),
+        (2, 3, 1)
+    );
+    let read = store.read_log("ttl", 0, 0, usize::MAX, 100).unwrap();
+    assert_eq!(read.records.len(), 1);
+    assert_eq!(read.records[0].offset, 2);
+}
+
+#[test]
+fn size_retention_keeps_the_log_under_retention_bytes() {
+    let (_d, store, rt) = open_with("sized:1:retention.bytes=500");
+    for i in 0..50 {
+        rt.block_on(store.kv_write("sized", 0, put(&format!("k{i:02}"), "0123456789")))
+            .unwrap();
+    }
+    rt.block_on(store.maintain(crate::storage::now_ms()))
+        .unwrap();
+    let state = store.partition_state("sized", 0).unwrap();
+    assert!(state.log_bytes <= 500, "{state:?}");
+    assert!(state.log_records > 0);
+    assert_eq!(state.log_start, 50 - state.log_records);
+    // The newest keys are still readable; the oldest have expired.
+    assert!(store.kv_get("sized", 0, &[b"k49".to_vec()]).unwrap()[0].is_some());
+    assert!(store.kv_get("sized", 0, &[b"k00".to_vec()]).unwrap()[0].is_none());
+}
+
+#[test]
+fn compaction_keeps_the_latest_value_of_every_key() {
+    let (_d, store, rt) = open_with("cfg:1:cleanup.policy=compact,retention.ms=1");
+    for round in 0..120 {
+        for k in 0..10 {
+            rt.block_on(store.kv_write("cfg", 0, put(&format!("key{k}"), &format!("v{round}"))))
+                .unwrap();
+        }
+    }
+    let far_future = crate::storage::now_ms() + 10_000_000;
+    // retention.ms is ignored under a compact-only policy: nothing expires.
+    let report = rt.block_on(store.maintain(far_future)).unwrap();
+    assert_eq!(report.trimmed, 0);
+    assert_eq!(report.compacted, 1190);
+    let read = store.read_log("cfg", 0, 0, usize::MAX, 10_000).unwrap();
+    assert_eq!(read.records.len(), 10);
+    assert_eq!(read.records[0].offset, 1190);
+    assert_eq!(read.log_start, 1190);
+    for k in 0..10 {
+        assert_eq!(
+            store
+                .kv_get("cfg", 0, &[format!("key{k}").into_bytes()])
+                .unwrap()[0]
+                .as_deref(),
+            Some(&b"v119"[..])
+        );
+    }
+}
