@@ -180,7 +180,10 @@ pub async fn run(
     if !http_addr.ip().is_loopback() {
         tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
     }
-    let state = AppState::new(store.clone()).with_tier(tier.clone());
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let state = AppState::new(store.clone())
+        .with_stopping(stop_rx.clone())
+        .with_tier(tier.clone());
     let app = http::router(state.clone(), args.max_request_bytes);
 
     let maintenance = tokio::spawn(maintain_loop(
@@ -196,7 +199,6 @@ pub async fn run(
         kafka_addr: None,
     });
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);

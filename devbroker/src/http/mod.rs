@@ -35,6 +35,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Tiered storage, when on: fetches below the local log start, status, fencing.
     pub tier: Option<Tier>,
+    /// Turns true when the broker shuts down, so long polls end at once.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -44,11 +46,18 @@ impl AppState {
             round_robin: Arc::new(AtomicU32::new(0)),
             ready: Arc::new(AtomicBool::new(true)),
             tier: None,
+            stopping: tokio::sync::watch::channel(false).1,
         }
     }
 
     pub fn with_tier(mut self, tier: Tier) -> Self {
         self.tier = Some(tier);
+        self
+    }
+
+    /// Ends long polls when `stopping` turns true.
+    pub fn with_stopping(mut self, stopping: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stopping = stopping;
         self
     }
 }

@@ -261,11 +261,14 @@ pub(super) async fn records(
         if !read.records.is_empty() || tokio::time::Instant::now() >= deadline {
             break read;
         }
-        if tokio::time::timeout_at(deadline, commits.changed())
-            .await
-            .is_err()
-        {
-            break read;
+        let mut stopping = state.stopping.clone();
+        tokio::select! {
+            changed = tokio::time::timeout_at(deadline, commits.changed()) => {
+                if changed.is_err() {
+                    break read;
+                }
+            }
+            _ = stopping.wait_for(|s| *s) => break read,
         }
     };
     let out = read

@@ -9,6 +9,8 @@ mod error;
 pub mod keys;
 mod maintain;
 pub mod records;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::collections::BTreeMap;
