@@ -325,7 +325,7 @@ fn check_batch_size<'a>(
 }
 
 /// Checks a key of a kvstore request.
-pub(crate) fn check_key(key: &[u8]) -> Result<()> {
+pub fn check_key(key: &[u8]) -> Result<()> {
     if key.is_empty() {
         return Err(StoreError::InvalidRequest("key must not be empty".into()));
     }
