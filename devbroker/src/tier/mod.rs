@@ -823,9 +823,19 @@ impl Tier {
             return Ok(Vec::new());
         };
         let records = self.segment_records(&seg).await?;
+        // Records past the topic's (total) retention are gone from the log, here too.
+        let cutoff = self.inner.db.topic(topic).and_then(|m| {
+            m.config
+                .retention_ms()
+                .filter(|_| m.config.cleanup_policy().delete)
+                .map(|ms| now_ms().saturating_sub(ms))
+        });
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        for r in records.iter().filter(|r| r.offset >= from) {
+        for r in records
+            .iter()
+            .filter(|r| r.offset >= from && cutoff.is_none_or(|c| r.record.timestamp >= c))
+        {
             bytes += r.record.wire_size();
             if !out.is_empty() && bytes > max_bytes {
                 break;
