@@ -18,7 +18,12 @@ async fn write_keys(kv: &Kv, from: usize, to: usize) -> Duration {
             let puts: Vec<(String, String)> = chunk
                 .iter()
                 .filter(|i| *i % 2 == p as usize)
-                .map(|i| (format!("key-{i:05}"), format!("value-{i}-{}", "v".repeat(80))))
+                .map(|i| {
+                    (
+                        format!("key-{i:05}"),
+                        format!("value-{i}-{}", "v".repeat(80)),
+                    )
+                })
                 .collect();
             let started = Instant::now();
             write(kv, TOPIC, p, &puts, &[]).await.unwrap();
@@ -37,7 +42,12 @@ async fn tier_bucket_outage_loses_nothing_and_catches_up() {
     let mut a = target
         .broker(
             &dir_a,
-            &["--topic", "kv:2:segment.bytes=16384,segment.ms=300", "--tier-snapshot-interval-ms", "500"],
+            &[
+                "--topic",
+                "kv:2:segment.bytes=16384,segment.ms=300",
+                "--tier-snapshot-interval-ms",
+                "500",
+            ],
         )
         .unwrap();
     let kv = Kv::new(a.url());
@@ -57,7 +67,10 @@ async fn tier_bucket_outage_loses_nothing_and_catches_up() {
     let status = tier_status(&a.url()).await.unwrap();
     for p in 0..2 {
         let s = part_status(&status, TOPIC, p);
-        assert!(s["upload_lag_offsets"].as_u64().unwrap() >= 400, "lag while down: {s}");
+        assert!(
+            s["upload_lag_offsets"].as_u64().unwrap() >= 400,
+            "lag while down: {s}"
+        );
     }
     let metrics = reqwest::get(format!("{}/metrics", a.url()))
         .await
@@ -65,7 +78,10 @@ async fn tier_bucket_outage_loses_nothing_and_catches_up() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("devbroker_tier_upload_lag_offsets{partition=\"0\",topic=\"kv\"}"), "{metrics}");
+    assert!(
+        metrics.contains("devbroker_tier_upload_lag_offsets{partition=\"0\",topic=\"kv\"}"),
+        "{metrics}"
+    );
 
     moto.resume().unwrap();
     let status = wait_uploaded(&a.url(), &[(TOPIC, 0), (TOPIC, 1)], Duration::from_secs(90))
@@ -81,9 +97,15 @@ async fn tier_bucket_outage_loses_nothing_and_catches_up() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("devbroker_tier_uploaded_bytes_total"), "{metrics}");
+    assert!(
+        metrics.contains("devbroker_tier_uploaded_bytes_total"),
+        "{metrics}"
+    );
 
-    let before = [view(&kv, TOPIC, 0).await.unwrap(), view(&kv, TOPIC, 1).await.unwrap()];
+    let before = [
+        view(&kv, TOPIC, 0).await.unwrap(),
+        view(&kv, TOPIC, 1).await.unwrap(),
+    ];
     assert_eq!(before[0].len() + before[1].len(), 2000);
     assert!(a.terminate().unwrap().success());
     std::fs::remove_dir_all(&dir_a).unwrap();
@@ -92,7 +114,10 @@ async fn tier_bucket_outage_loses_nothing_and_catches_up() {
     let kv_b = Kv::new(b.url());
     for p in 0..2 {
         let after = view(&kv_b, TOPIC, p).await.unwrap();
-        assert!(after == before[p as usize], "partition {p}: keys lost across the outage");
+        assert!(
+            after == before[p as usize],
+            "partition {p}: keys lost across the outage"
+        );
         let log = log(&b.url(), TOPIC, p, 1000).await.unwrap();
         assert_eq!(log.len(), 1000);
     }

@@ -77,7 +77,12 @@ async fn round_trip(target: TierTarget) {
     }
     // Local retention trims uploaded records; offset 0 then comes from the bucket.
     wait_for(&a.url(), Duration::from_secs(30), |s| {
-        (0..2).all(|p| part_status(s, TOPIC, p)["local_log_start"].as_u64().unwrap_or(0) > 0)
+        (0..2).all(|p| {
+            part_status(s, TOPIC, p)["local_log_start"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0
+        })
     })
     .await
     .unwrap();
@@ -97,7 +102,10 @@ async fn round_trip(target: TierTarget) {
             .filter(|i| *i % 2 == p as usize && !(*i % 11 == 0 && *i % 7 != 0))
             .map(|i| {
                 let round = if i % 7 == 0 { 2 } else { 1 };
-                (format!("key-{i:05}").into_bytes(), value_of(i, round).into_bytes())
+                (
+                    format!("key-{i:05}").into_bytes(),
+                    value_of(i, round).into_bytes(),
+                )
             })
             .collect();
         for i in 0..50 {
@@ -107,7 +115,10 @@ async fn round_trip(target: TierTarget) {
             );
         }
         assert_eq!(view.len(), expected.len());
-        assert!(view == expected, "the first broker's view is not what was written");
+        assert!(
+            view == expected,
+            "the first broker's view is not what was written"
+        );
         let s = part_status(&tier_status(&a.url()).await.unwrap(), TOPIC, p);
         let hw = s["high_watermark"].as_u64().unwrap();
         assert!(s["upload_lag_offsets"].as_u64().unwrap() >= 50, "{s}");
@@ -130,15 +141,25 @@ async fn round_trip(target: TierTarget) {
     for p in 0..2 {
         let restored = view(&kv_b, TOPIC, p).await.unwrap();
         assert_eq!(restored.len(), views[p as usize].len(), "partition {p}");
-        assert!(restored == views[p as usize], "partition {p}: restored view differs");
+        assert!(
+            restored == views[p as usize],
+            "partition {p}: restored view differs"
+        );
         let s = part_status(&status, TOPIC, p);
         let hw = s["high_watermark"].as_u64().unwrap();
-        assert_eq!(hw, logs[p as usize].len() as u64, "high watermark restored: {s}");
+        assert_eq!(
+            hw,
+            logs[p as usize].len() as u64,
+            "high watermark restored: {s}"
+        );
         if s["last_snapshot_offset"].as_u64().is_some() {
             snapshots += 1;
         }
         let log = log(&b.url(), TOPIC, p, hw).await.unwrap();
-        assert!(log == logs[p as usize], "partition {p}: restored log differs");
+        assert!(
+            log == logs[p as usize],
+            "partition {p}: restored log differs"
+        );
     }
     assert!(snapshots > 0, "a view snapshot was in the bucket: {status}");
     // The configs came back too.

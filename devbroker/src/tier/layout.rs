@@ -403,7 +403,7 @@ mod tests {
             key.map(<[u8]>::to_vec),
             value.map(<[u8]>::to_vec),
         );
-        if offset % 2 == 0 {
+        if offset.is_multiple_of(2) {
             record.headers.push(Header {
                 key: "h".into(),
                 value: None,

@@ -28,12 +28,21 @@ impl Moto {
     pub async fn start(bucket: &str) -> Result<Moto> {
         let port = free_port()?;
         let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .context("starting moto's server (pip install 'moto[server]'; see tests/install-deps.sh)")?;
+            .context(
+                "starting moto's server (pip install 'moto[server]'; see tests/install-deps.sh)",
+            )?;
         let moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -134,7 +143,11 @@ impl TierTarget {
     }
 
     /// Runs a broker that is expected to refuse to start: its exit code and stderr.
-    pub fn refused(&self, data_dir: &std::path::Path, args: &[&str]) -> Result<(Option<i32>, String)> {
+    pub fn refused(
+        &self,
+        data_dir: &std::path::Path,
+        args: &[&str],
+    ) -> Result<(Option<i32>, String)> {
         let mut cmd = Command::new(rpkv_e2e::bin_path("devbroker"));
         cmd.arg("serve")
             .arg("--data-dir")
@@ -153,7 +166,10 @@ impl TierTarget {
         loop {
             if child.try_wait()?.is_some() {
                 let out = child.wait_with_output()?;
-                return Ok((out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned()));
+                return Ok((
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                ));
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
@@ -171,7 +187,13 @@ pub fn data_dir(tmp: &tempfile::TempDir, name: &str) -> PathBuf {
 }
 
 /// Writes `puts` (and `deletes`) to one partition in one atomic batch.
-pub async fn write(kv: &Kv, topic: &str, p: i32, puts: &[(String, String)], deletes: &[String]) -> Result<()> {
+pub async fn write(
+    kv: &Kv,
+    topic: &str,
+    p: i32,
+    puts: &[(String, String)],
+    deletes: &[String],
+) -> Result<()> {
     let body = json!({
         "puts": puts.iter().map(|(k, v)| json!({"key": b64(k), "value": b64(v)})).collect::<Vec<_>>(),
         "deletes": deletes.iter().map(|k| json!({"key": b64(k)})).collect::<Vec<_>>(),
@@ -190,7 +212,10 @@ pub async fn view(kv: &Kv, topic: &str, p: i32) -> Result<BTreeMap<Vec<u8>, Vec<
 
 /// `GET /status/tier`.
 pub async fn tier_status(base: &str) -> Result<Value> {
-    Ok(reqwest::get(format!("{base}/status/tier")).await?.json().await?)
+    Ok(reqwest::get(format!("{base}/status/tier"))
+        .await?
+        .json()
+        .await?)
 }
 
 /// The status of one partition.
@@ -206,13 +231,20 @@ pub fn part_status(status: &Value, topic: &str, p: i32) -> Value {
 }
 
 /// The whole log of a partition from offset 0 to `hw`: (offset, key, value).
-pub async fn log(base: &str, topic: &str, p: i32, hw: u64) -> Result<Vec<(u64, Option<Vec<u8>>, Option<Vec<u8>>)>> {
+pub async fn log(
+    base: &str,
+    topic: &str,
+    p: i32,
+    hw: u64,
+) -> Result<Vec<(u64, Option<Vec<u8>>, Option<Vec<u8>>)>> {
     let mut out = Vec::new();
     let mut next = 0u64;
     let http = reqwest::Client::new();
     while next < hw {
         let resp = http
-            .get(format!("{base}/topics/{topic}/partitions/{p}/records?offset={next}&max_bytes=1000000"))
+            .get(format!(
+                "{base}/topics/{topic}/partitions/{p}/records?offset={next}&max_bytes=1000000"
+            ))
             .send()
             .await?;
         let status = resp.status();
@@ -258,7 +290,11 @@ pub async fn wait_uploaded(base: &str, parts: &[(&str, i32)], within: Duration) 
 }
 
 /// Waits until `pred` holds for `GET /status/tier`.
-pub async fn wait_for(base: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Result<Value> {
+pub async fn wait_for(
+    base: &str,
+    within: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Result<Value> {
     let deadline = Instant::now() + within;
     loop {
         let status = tier_status(base).await?;
