@@ -917,7 +917,8 @@ impl Tier {
     /// open segment, within `timeout`; finally releases the prefix. Call after
     /// the listeners stopped taking writes and before closing the store.
     pub async fn shutdown(&self, timeout: Duration) {
-        let _ = self.inner.stop.send(true);
+        // send_replace: the value changes even when no task subscribed yet.
+        self.inner.stop.send_replace(true);
         let tasks: Vec<JoinHandle<()>> = self
             .inner
             .tasks
@@ -983,3 +984,6 @@ pub(crate) fn verify_segment(key: &str, sha256: &str, bytes: &[u8]) -> Result<Ve
     }
     Ok(records)
 }
+
+#[cfg(test)]
+mod tests;
