@@ -137,6 +137,18 @@ struct PartState {
     failures: u64,
     last_error: Option<String>,
     lag_bytes: u64,
+    /// The open segment as scanned so far (sizes only), so that each poll reads
+    /// only the records appended since the last one.
+    open: OpenScan,
+}
+
+/// Sizes of the records from `from` (the upload cursor) to `next`.
+#[derive(Default)]
+pub(crate) struct OpenScan {
+    from: u64,
+    next: u64,
+    bytes: u64,
+    first_ts: Option<i64>,
 }
 
 /// The JSON of `GET /status/tier`.
@@ -795,6 +807,14 @@ impl Tier {
     }
 
     // ---- reads from the bucket ------------------------------------------
+
+    /// The first offset the bucket holds for a partition (Kafka ListOffsets
+    /// "earliest" is the smaller of this and the local log start).
+    pub fn log_start(&self, topic: &str, partition: i32) -> Option<u64> {
+        let part = self.part(topic, partition)?;
+        let s = part.state.lock().ok()?;
+        s.manifest.segments.first().map(|sg| sg.base_offset)
+    }
 
     /// Records of a partition from `from` on, read from the bucket: at most
     /// `max_bytes` (the first record always whole), all from one segment. Empty

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::layout::{self, PartitionManifest, SegmentInfo, SnapshotEntry, SnapshotInfo};
-use super::{PartHandle, Result, Tier, TierError};
+use super::{OpenScan, PartHandle, Result, Tier, TierError};
 use crate::storage::{StoreError, StoredRecord, now_ms};
 
 /// Most segments uploaded before one manifest write (catching up after an outage).
@@ -122,6 +122,60 @@ fn roll_ms(cfg: &crate::config::TopicConfig) -> i64 {
     .unwrap_or(i64::MAX)
 }
 
+/// Whether the segment starting at `cursor` is closed, reading only the records
+/// appended since the last call; also the bytes scanned so far.
+async fn scan_open(
+    tier: &Tier,
+    part: &Arc<PartHandle>,
+    cursor: u64,
+    seg_bytes: usize,
+    roll: i64,
+    now: i64,
+) -> Result<(bool, u64)> {
+    let (from, bytes) = {
+        let mut s = part
+            .state
+            .lock()
+            .map_err(|_| TierError::Other("partition state poisoned".into()))?;
+        if s.open.from != cursor || s.open.next < cursor {
+            s.open = OpenScan {
+                from: cursor,
+                next: cursor,
+                bytes: 0,
+                first_ts: None,
+            };
+        }
+        (s.open.next, s.open.bytes)
+    };
+    let budget = (seg_bytes as u64).saturating_sub(bytes).max(1) as usize;
+    let (t, p) = (part.topic.clone(), part.partition);
+    let read = tier
+        .db()
+        .read(move |s| s.read_log(&t, p, from, budget, 1_000_000))
+        .await?;
+    let mut s = part
+        .state
+        .lock()
+        .map_err(|_| TierError::Other("partition state poisoned".into()))?;
+    let mut more = false;
+    if let (Some(first), Some(last)) = (read.records.first(), read.records.last()) {
+        s.open.first_ts.get_or_insert(first.record.timestamp);
+        s.open.bytes += read
+            .records
+            .iter()
+            .map(|r| r.record.wire_size() as u64)
+            .sum::<u64>();
+        s.open.next = last.offset + 1;
+        more = last.offset + 1 < read.high_watermark;
+    }
+    let closed = more
+        || s.open.bytes >= seg_bytes as u64
+        || s.open
+            .first_ts
+            .is_some_and(|ts| now.saturating_sub(ts) >= roll);
+    Ok((closed, s.open.bytes))
+}
+
 /// One upload round: up to [`MAX_BATCH`] closed segments, then one manifest.
 async fn step(tier: &Tier, part: &Arc<PartHandle>, force: bool) -> Result<()> {
     let Some(meta) = tier.db().topic(&part.topic) else {
@@ -142,6 +196,13 @@ async fn step(tier: &Tier, part: &Arc<PartHandle>, force: bool) -> Result<()> {
     let mut segments: Vec<(SegmentInfo, Vec<u8>)> = Vec::new();
     let mut open_bytes = 0u64;
     while segments.len() < MAX_BATCH && cursor < state.next_offset {
+        if !force {
+            let (closed, bytes) = scan_open(tier, part, cursor, seg_bytes, roll, now).await?;
+            if !closed {
+                open_bytes = bytes;
+                break;
+            }
+        }
         let (t, p) = (part.topic.clone(), part.partition);
         let read = tier
             .db()
