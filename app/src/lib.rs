@@ -1,0 +1,5 @@
+//! rpkv: a client library and CLI (and a TUI, issue #6) for Redpanda's kvstore.
+//!
+//! - [`client`]: the async client (kvstore, HTTP Proxy, Kafka admin); no printing.
+
+pub mod client;
