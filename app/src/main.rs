@@ -1,1 +1,5 @@
-fn main() {}
+//! The `rpkv` binary.
+
+fn main() -> std::process::ExitCode {
+    rpkv::cli::main()
+}
