@@ -85,14 +85,18 @@ impl Applied {
     pub(crate) fn appended(self) -> Result<AppendResult> {
         match self {
             Applied::Appended(a) => Ok(a),
-            other => Err(StoreError::Internal(format!("expected an append, got {other:?}"))),
+            other => Err(StoreError::Internal(format!(
+                "expected an append, got {other:?}"
+            ))),
         }
     }
 
     pub(crate) fn topic(self) -> Result<Arc<TopicMeta>> {
         match self {
             Applied::Topic(t) => Ok(t),
-            other => Err(StoreError::Internal(format!("expected a topic, got {other:?}"))),
+            other => Err(StoreError::Internal(format!(
+                "expected a topic, got {other:?}"
+            ))),
         }
     }
 }
@@ -154,9 +158,13 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
     let started = Instant::now();
     let now = now_ms();
     let store = shared.inner.upgrade().map(|inner| Store { inner });
-    let outcome = apply_all(env, dbs, group, now);
-    let (results, effects) = match outcome {
-        Ok(ok) => ok,
+    // Commits made, each with how many jobs it carried (for the metrics).
+    let mut commits: Vec<usize> = Vec::new();
+    let (results, effects) = match apply_all(env, dbs, group, now) {
+        Ok(ok) => {
+            commits.push(group.len());
+            ok
+        }
         Err(e) if group.len() > 1 => {
             tracing::warn!(error = %e, jobs = group.len(), "group commit failed; retrying jobs one by one");
             let mut results = Vec::with_capacity(group.len());
@@ -164,13 +172,11 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
             for job in group.iter() {
                 match apply_all(env, dbs, std::slice::from_ref(job), now) {
                     Ok((mut r, e)) => {
+                        commits.push(1);
                         results.append(&mut r);
                         effects.extend(e);
                     }
                     Err(e) => results.push(Err(e)),
-                }
-                if let Some(s) = &store {
-                    record_commit(s, 1, started);
                 }
             }
             (results, effects)
@@ -184,7 +190,13 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
                 Effect::TopicRemoved(name) => store.remove_topic(&name),
             }
         }
-        record_commit(store, group.len(), started);
+        let m = store.metrics();
+        for jobs in &commits {
+            m.commits.inc();
+            m.fsyncs.inc();
+            m.commit_batch_size.observe(*jobs as f64);
+        }
+        m.commit_seconds.observe(started.elapsed().as_secs_f64());
         let appended: u64 = results
             .iter()
             .filter_map(|r| match r {
@@ -192,20 +204,12 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
                 _ => None,
             })
             .sum();
-        store.metrics().records_appended.inc_by(appended);
+        m.records_appended.inc_by(appended);
         store.after_commit();
     }
     for (job, result) in group.drain(..).zip(results) {
         let _ = job.reply.send(result);
     }
-}
-
-fn record_commit(store: &Store, jobs: usize, started: Instant) {
-    let m = store.metrics();
-    m.commits.inc();
-    m.fsyncs.inc();
-    m.commit_batch_size.observe(jobs as f64);
-    m.commit_seconds.observe(started.elapsed().as_secs_f64());
 }
 
 type GroupOutcome = (Vec<Result<Applied>>, Vec<Effect>);
@@ -304,7 +308,10 @@ fn check_partition(meta: &TopicMeta, partition: i32) -> Result<()> {
     Ok(())
 }
 
-fn check_batch_size<'a>(meta: &TopicMeta, records: impl IntoIterator<Item = &'a Record>) -> Result<()> {
+fn check_batch_size<'a>(
+    meta: &TopicMeta,
+    records: impl IntoIterator<Item = &'a Record>,
+) -> Result<()> {
     let size = batch_wire_size(records);
     let max = meta.config.max_message_bytes();
     if size > max {
@@ -318,7 +325,7 @@ fn check_batch_size<'a>(meta: &TopicMeta, records: impl IntoIterator<Item = &'a 
 }
 
 /// Checks a key of a kvstore request.
-pub(crate) fn check_key(key: &[u8]) -> Result<()> {
+pub fn check_key(key: &[u8]) -> Result<()> {
     if key.is_empty() {
         return Err(StoreError::InvalidRequest("key must not be empty".into()));
     }
@@ -376,7 +383,9 @@ fn kv_write(
         };
         let current = view_get(txn, dbs.view, &prefix, key)?;
         let failure = match (kind, current) {
-            (Condition::IfExists(e), None) if e.exists => Some("ifExists: the key does not exist".to_string()),
+            (Condition::IfExists(e), None) if e.exists => {
+                Some("ifExists: the key does not exist".to_string())
+            }
             (Condition::IfExists(e), Some(_)) if !e.exists => {
                 Some("ifExists=false: the key already exists".to_string())
             }
@@ -517,7 +526,12 @@ fn create_topic(
     };
     put_topic(txn, dbs, &meta)?;
     for p in 0..partitions {
-        save_state(txn, dbs.parts, &partition_prefix(id, p), &PartitionState::default())?;
+        save_state(
+            txn,
+            dbs.parts,
+            &partition_prefix(id, p),
+            &PartitionState::default(),
+        )?;
     }
     Ok(Arc::new(meta))
 }
