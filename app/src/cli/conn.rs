@@ -57,7 +57,9 @@ impl ConnArgs {
     pub fn client_config(&self) -> anyhow::Result<ClientConfig> {
         let path = self.config_path()?;
         let file = ConfigFile::load(&path)?;
-        let (name, profile) = match file.resolve(self.profile.as_deref())? {
+        // An empty flag or environment variable counts as unset.
+        let set = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        let (name, profile) = match file.resolve(set(&self.profile).as_deref())? {
             Some((n, p)) => (Some(n), p),
             None => (None, Default::default()),
         };
@@ -65,20 +67,18 @@ impl ConnArgs {
             anyhow::bail!("--timeout must be a positive number of seconds");
         }
         Ok(ClientConfig {
-            http_url: self
-                .http_url
-                .clone()
+            http_url: set(&self.http_url)
                 .or(profile.http_url)
                 .unwrap_or_else(|| DEFAULT_HTTP_URL.to_owned()),
             brokers: parse_brokers(
-                self.brokers
+                set(&self.brokers)
+                    .or(profile.brokers)
                     .as_deref()
-                    .or(profile.brokers.as_deref())
                     .unwrap_or(DEFAULT_BROKERS),
             ),
             tls_ca: self.tls_ca.clone().or(profile.tls_ca),
-            user: self.user.clone().or(profile.user),
-            password: self.password.clone().or(profile.password),
+            user: set(&self.user).or(profile.user),
+            password: set(&self.password).or(profile.password),
             timeout: Duration::from_secs_f64(self.timeout),
             read_only: profile.read_only,
             profile: name,
