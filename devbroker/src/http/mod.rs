@@ -47,12 +47,18 @@ impl AppState {
 /// The whole HTTP API.
 pub fn router(state: AppState, max_request_bytes: usize) -> Router {
     Router::new()
-        .route("/kvstore/{topic}/partition/{partition}/write", post(kvstore::write))
+        .route(
+            "/kvstore/{topic}/partition/{partition}/write",
+            post(kvstore::write),
+        )
         .route(
             "/kvstore/{topic}/partition/{partition}/batch_get",
             post(kvstore::batch_get),
         )
-        .route("/kvstore/{topic}/partition/{partition}/scan", post(kvstore::scan))
+        .route(
+            "/kvstore/{topic}/partition/{partition}/scan",
+            post(kvstore::scan),
+        )
         .route("/topics", get(proxy::list_topics))
         .route("/topics/{topic}", post(proxy::produce))
         .route(
@@ -95,7 +101,11 @@ async fn not_found(req: Request) -> ApiError {
 async fn method_not_allowed(req: Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("method {} is not allowed on {}", req.method(), req.uri().path()),
+        format!(
+            "method {} is not allowed on {}",
+            req.method(),
+            req.uri().path()
+        ),
     )
 }
 
