@@ -4,9 +4,9 @@
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
-    FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
-    MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
+    ListOffsetsRequest, MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -54,6 +54,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteTopics, 1, 6),
     (ApiKey::InitProducerId, 0, 4),
     (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
 ];
 
@@ -160,6 +161,11 @@ pub async fn handle_frame(state: &KafkaState, mut frame: Bytes) -> Result<Outcom
         ApiKey::IncrementalAlterConfigs => {
             let req: IncrementalAlterConfigsRequest = decode(&mut frame, api, version)?;
             let resp = configs::incremental_alter(state, req).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::AlterConfigs => {
+            let req: AlterConfigsRequest = decode(&mut frame, api, version)?;
+            let resp = configs::alter(state, req).await;
             encode_response(api, version, rh, cid, &resp)
         }
         ApiKey::InitProducerId => {

@@ -6,8 +6,8 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{
-    DescribeConfigsRequest, DescribeConfigsResponse, IncrementalAlterConfigsRequest,
-    IncrementalAlterConfigsResponse,
+    AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 
 use super::sb;
@@ -203,7 +203,70 @@ async fn alter_one(
             }
         }
     }
-    let name = res.resource_name.to_string();
+    apply_changes(state, &res.resource_name, changes, validate_only).await
+}
+
+/// AlterConfigs (the legacy, replace-all form): the given configs are set and
+/// every other explicitly set config returns to its default, except
+/// `redpanda.kvstore`, which is fixed at creation and kept when not mentioned.
+pub async fn alter(state: &KafkaState, req: AlterConfigsRequest) -> AlterConfigsResponse {
+    let mut resp = AlterConfigsResponse::default();
+    for res in req.resources {
+        let mut out =
+            kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse::default(
+            );
+        out.resource_type = res.resource_type;
+        out.resource_name = res.resource_name.clone();
+        let result = if res.resource_type != RESOURCE_TOPIC {
+            Err((
+                ResponseError::InvalidRequest.code(),
+                format!(
+                    "config resource type {} cannot be altered; only topics (2) can",
+                    res.resource_type
+                ),
+            ))
+        } else {
+            let given: Vec<(String, Option<String>)> = res
+                .configs
+                .iter()
+                .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+                .collect();
+            let mut changes: Vec<ConfigChange> = given
+                .iter()
+                .map(|(k, v)| match v {
+                    Some(v) => ConfigChange::Set(k.clone(), v.clone()),
+                    None => ConfigChange::Delete(k.clone()),
+                })
+                .collect();
+            if let Some(meta) = state.store.topic(&res.resource_name) {
+                changes.extend(
+                    meta.config
+                        .values
+                        .keys()
+                        .filter(|k| k.as_str() != KVSTORE && !given.iter().any(|(g, _)| g == *k))
+                        .map(|k| ConfigChange::Delete(k.clone())),
+                );
+            }
+            apply_changes(state, &res.resource_name, changes, req.validate_only).await
+        };
+        if let Err((code, message)) = result {
+            out.error_code = code;
+            out.error_message = Some(sb(message));
+        }
+        resp.responses.push(out);
+    }
+    resp
+}
+
+/// Applies config changes to a topic (or only checks them), all or none.
+async fn apply_changes(
+    state: &KafkaState,
+    name: &str,
+    changes: Vec<ConfigChange>,
+    validate_only: bool,
+) -> Result<(), (i16, String)> {
+    let invalid = |m: String| (ResponseError::InvalidRequest.code(), m);
+    let name = name.to_string();
     if validate_only {
         let meta = state.store.topic(&name).ok_or_else(|| {
             (
