@@ -13,9 +13,13 @@
 
 pub mod dispatch;
 pub mod errors;
+#[cfg(test)]
+mod fuzz;
 pub mod handlers;
 pub mod producers;
 pub mod records;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

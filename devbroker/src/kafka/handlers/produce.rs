@@ -19,7 +19,11 @@ use crate::storage::{TopicMeta, now_ms};
 /// the client asks for one (KIP-360). Transactions are not supported.
 pub fn init_producer_id(state: &KafkaState, req: InitProducerIdRequest) -> InitProducerIdResponse {
     let mut resp = InitProducerIdResponse::default();
-    if req.transactional_id.is_some() {
+    if req
+        .transactional_id
+        .as_ref()
+        .is_some_and(|t| !t.0.is_empty())
+    {
         resp.error_code = ResponseError::InvalidRequest.code();
         resp.producer_id = ProducerId(-1);
         resp.producer_epoch = -1;
@@ -179,7 +183,11 @@ async fn produce_records(
 /// Produce: every partition's batches appended through [`crate::storage::Store::append`].
 pub async fn produce(state: &KafkaState, req: ProduceRequest, version: i16) -> ProduceResponse {
     let mut resp = ProduceResponse::default();
-    let refuse_all = if req.transactional_id.is_some() {
+    let refuse_all = if req
+        .transactional_id
+        .as_ref()
+        .is_some_and(|t| !t.0.is_empty())
+    {
         Some((
             ResponseError::InvalidRequest.code(),
             "transactions are not supported".to_string(),
