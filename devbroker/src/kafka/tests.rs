@@ -29,7 +29,7 @@ use crate::storage::{Store, StoreOptions};
 
 pub(crate) struct Fixture {
     pub state: KafkaState,
-    _stop: watch::Sender<bool>,
+    pub stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
 
@@ -40,7 +40,7 @@ pub(crate) fn fixture() -> Fixture {
     let state = KafkaState::new(store, "127.0.0.1:19092".parse().unwrap(), 1 << 20, rx);
     Fixture {
         state,
-        _stop: stop,
+        stop,
         _dir: dir,
     }
 }
