@@ -22,8 +22,11 @@ def main():
     for key, value, f in futures:
         md = f.get(timeout=10)
         results.append({"key": key, "value": value, "partition": md.partition, "offset": md.offset})
+    manager = getattr(producer, "_transaction_manager", None)
+    pid = getattr(getattr(manager, "producer_id_and_epoch", None), "producer_id", None)
     producer.close()
-    print(json.dumps({"idempotent": True, "records": results}))
+    print(json.dumps({"idempotent": bool(producer.config["enable_idempotence"]),
+                      "producer_id": pid, "records": results}))
 
 
 if __name__ == "__main__":
