@@ -137,10 +137,13 @@ impl PartitionProducers {
     }
 }
 
+/// A partition's producers behind the lock held across check and append.
+pub type PartitionLock = Arc<tokio::sync::Mutex<PartitionProducers>>;
+
 /// Producer ids and the per-partition producer state of the broker.
 pub struct ProducerTable {
     next_id: AtomicI64,
-    partitions: Mutex<HashMap<(String, i32), Arc<tokio::sync::Mutex<PartitionProducers>>>>,
+    partitions: Mutex<HashMap<(String, i32), PartitionLock>>,
 }
 
 impl Default for ProducerTable {
@@ -165,11 +168,7 @@ impl ProducerTable {
     }
 
     /// The lock-protected producer state of a partition.
-    pub fn partition(
-        &self,
-        topic: &str,
-        partition: i32,
-    ) -> Arc<tokio::sync::Mutex<PartitionProducers>> {
+    pub fn partition(&self, topic: &str, partition: i32) -> PartitionLock {
         let mut map = match self.partitions.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
