@@ -164,7 +164,8 @@ pub async fn run(
     if !http_addr.ip().is_loopback() {
         tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
     }
-    let state = AppState::new(store.clone());
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let state = AppState::new(store.clone()).with_stopping(stop_rx.clone());
     let app = http::router(state.clone(), args.max_request_bytes);
 
     let maintenance = tokio::spawn(maintain_loop(
@@ -172,7 +173,6 @@ pub async fn run(
         Duration::from_millis(args.retention_check_ms.max(10)),
     ));
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let kafka_task = tokio::spawn(kafka_listener.serve(
         store.clone(),
         args.kafka_max_request_bytes,

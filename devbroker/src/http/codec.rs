@@ -80,10 +80,19 @@ where
     })?;
     match encoding {
         Encoding::Json => {
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Err(ApiError::bad_request(
-                    "request body is empty; send a JSON object such as {}",
-                ));
+            match body.iter().find(|b| !b.is_ascii_whitespace()) {
+                None => {
+                    return Err(ApiError::bad_request(
+                        "request body is empty; send a JSON object such as {}",
+                    ));
+                }
+                // serde would read a struct from an array too; Proto-JSON messages are objects.
+                Some(b'{') => {}
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "invalid JSON request body: expected a JSON object",
+                    ));
+                }
             }
             serde_json::from_slice(&body)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON request body: {e}")))

@@ -32,6 +32,8 @@ pub struct AppState {
     pub round_robin: Arc<AtomicU32>,
     /// Set once the broker serves; `/status/ready` answers 503 before.
     pub ready: Arc<AtomicBool>,
+    /// Turns true when the broker shuts down, so long polls end at once.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -40,7 +42,14 @@ impl AppState {
             store,
             round_robin: Arc::new(AtomicU32::new(0)),
             ready: Arc::new(AtomicBool::new(true)),
+            stopping: tokio::sync::watch::channel(false).1,
         }
+    }
+
+    /// Ends long polls when `stopping` turns true.
+    pub fn with_stopping(mut self, stopping: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stopping = stopping;
+        self
     }
 }
 

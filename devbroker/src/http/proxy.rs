@@ -235,11 +235,14 @@ pub(super) async fn records(
         if !read.records.is_empty() || tokio::time::Instant::now() >= deadline {
             break read;
         }
-        if tokio::time::timeout_at(deadline, commits.changed())
-            .await
-            .is_err()
-        {
-            break read;
+        let mut stopping = state.stopping.clone();
+        tokio::select! {
+            changed = tokio::time::timeout_at(deadline, commits.changed()) => {
+                if changed.is_err() {
+                    break read;
+                }
+            }
+            _ = stopped(&mut stopping) => break read,
         }
     };
     let out = read
@@ -280,4 +283,11 @@ fn consumed(
         offset: offset as i64,
         timestamp: Some(r.record.timestamp),
     })
+}
+
+/// Completes once the broker is stopping; never if nobody can stop it.
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    if stopping.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
