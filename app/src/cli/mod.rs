@@ -79,8 +79,15 @@ pub enum Command {
     },
 }
 
-/// Parses the command line (usage errors exit 2) and runs the command.
-pub fn main() -> ExitCode {
+/// A parsed command line.
+pub struct Parsed {
+    pub cli: Cli,
+    /// `rpkv dev` got no --data-dir (and no DEVBROKER_DATA_DIR): use the XDG data dir.
+    dev_data_dir_defaulted: bool,
+}
+
+/// Parses the command line; usage errors print and exit 2, `--help` exits 0.
+pub fn parse() -> Parsed {
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(c) => c,
@@ -90,14 +97,30 @@ pub fn main() -> ExitCode {
         .subcommand_matches("dev")
         .and_then(|m| m.value_source("data_dir"))
         .is_some_and(|s| s == clap::parser::ValueSource::DefaultValue);
-    init_tracing(matches!(cli.command, Some(Command::Dev(_))));
+    Parsed {
+        cli,
+        dev_data_dir_defaulted,
+    }
+}
 
+/// Prints the help and returns the usage exit code.
+pub fn usage() -> ExitCode {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let _ = cmd.print_help();
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Runs a subcommand; errors are one line on stderr and exit 1 (3 for a failed
+/// precondition). Without a subcommand it prints the help (exit 2).
+pub fn run(parsed: Parsed) -> ExitCode {
+    let Parsed {
+        cli,
+        dev_data_dir_defaulted,
+    } = parsed;
     let Some(command) = cli.command else {
-        // TUI entry point (issue #6): `rpkv` with no subcommand will open the TUI.
-        let mut cmd = <Cli as clap::CommandFactory>::command();
-        let _ = cmd.print_help();
-        return ExitCode::from(EXIT_USAGE);
+        return usage();
     };
+    init_tracing(matches!(command, Command::Dev(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
