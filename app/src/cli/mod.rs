@@ -79,6 +79,18 @@ pub enum Command {
     },
 }
 
+/// The clap command, with `rpkv dev`'s data dir default described as the XDG one.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command().mut_subcommand("dev", |dev| {
+        dev.mut_arg("data_dir", |a| {
+            a.hide_default_value(true).help(
+                "Directory of the LMDB environment (created if missing) \
+                 [default: $XDG_DATA_HOME/rpkv/devbroker]",
+            )
+        })
+    })
+}
+
 /// A parsed command line.
 pub struct Parsed {
     pub cli: Cli,
@@ -88,7 +100,7 @@ pub struct Parsed {
 
 /// Parses the command line; usage errors print and exit 2, `--help` exits 0.
 pub fn parse() -> Parsed {
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let matches = command().get_matches();
     let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
@@ -105,7 +117,7 @@ pub fn parse() -> Parsed {
 
 /// Prints the help and returns the usage exit code.
 pub fn usage() -> ExitCode {
-    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut cmd = command();
     let _ = cmd.print_help();
     ExitCode::from(EXIT_USAGE)
 }
@@ -117,10 +129,10 @@ pub fn run(parsed: Parsed) -> ExitCode {
         cli,
         dev_data_dir_defaulted,
     } = parsed;
-    let Some(command) = cli.command else {
+    let Some(sub) = cli.command else {
         return usage();
     };
-    init_tracing(matches!(command, Command::Dev(_)));
+    init_tracing(matches!(sub, Command::Dev(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,13 +144,13 @@ pub fn run(parsed: Parsed) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match command {
+        match sub {
             Command::Kv(c) => kv::run(&cli.conn, c).await,
             Command::Topic(c) => topic::run(&cli.conn, c).await,
             Command::Profile(c) => profile::run(&cli.conn, c),
             Command::Dev(args) => dev::run(args, dev_data_dir_defaulted).await,
             Command::Completions { shell } => {
-                let mut cmd = <Cli as clap::CommandFactory>::command();
+                let mut cmd = command();
                 clap_complete::generate(shell, &mut cmd, "rpkv", &mut std::io::stdout());
                 Ok(())
             }
@@ -200,7 +212,7 @@ mod tests {
 
     #[test]
     fn cli_definition_is_consistent() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]
