@@ -183,3 +183,24 @@ fn garbage_frames_do_not_take_the_broker_down() {
     );
     assert_eq!(out, "still=alive\n");
 }
+
+#[test]
+fn sigterm_with_a_consumer_attached_exits_cleanly() {
+    require_kcat();
+    let mut b = Broker::start(&["--topic", "t"]).unwrap();
+    let a = addr(&b);
+    // A consumer waiting at the end of the log (long-polling Fetch).
+    let mut consumer = std::process::Command::new("kcat")
+        .args(["-b", &a, "-C", "-t", "t", "-o", "end", "-q"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    let status = b.terminate().unwrap();
+    let _ = consumer.kill();
+    let _ = consumer.wait();
+    assert!(status.success(), "{status}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

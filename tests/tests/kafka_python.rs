@@ -145,6 +145,23 @@ async fn idempotent_producer_and_manual_assignment_consumer() {
         );
         assert_eq!(r["value"], format!("v{}", k.trim_start_matches("order-")));
     }
+    // kafka-python's partitioner is Kafka's murmur2: the HTTP Proxy (which uses
+    // murmur2 when no partition is given) picks the same partition for each key.
+    let http = reqwest::Client::new();
+    for (k, p) in chosen.iter().take(10) {
+        let body = json!({"records": [{"key": rpkv_e2e::b64(k), "value": rpkv_e2e::b64("x")}]});
+        let resp: serde_json::Value = http
+            .post(format!("{}/topics/orders", b.url()))
+            .header("Content-Type", "application/vnd.kafka.binary.v2+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(resp["offsets"][0]["partition"], *p, "{k}: {resp}");
+    }
     // Offsets reported by the producer match what the consumer read.
     for r in records {
         let hit = got.iter().any(|c| {

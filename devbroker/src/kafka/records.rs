@@ -6,7 +6,6 @@
 //! collection from them.
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::compression::{self as cmpr, Decompressor};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
@@ -167,14 +166,64 @@ fn check_record_framing(mut b: &[u8], count: i32) -> Result<(), RecordsError> {
     Ok(())
 }
 
-fn decompress(buf: &mut Bytes, compression: Compression) -> anyhow::Result<Bytes> {
-    let take = |b: &mut Bytes| Ok(b.split_off(0));
+/// Most bytes one batch may decompress to: a compressed batch that claims more
+/// is refused instead of being inflated (a "zip bomb" would exhaust memory).
+pub const MAX_DECOMPRESSED_BATCH: usize = 256 << 20;
+
+/// Reads all of `r`, failing past `cap` bytes.
+fn read_capped(mut r: impl std::io::Read, cap: usize, what: &str) -> anyhow::Result<Bytes> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    (&mut r).take(cap as u64 + 1).read_to_end(&mut out)?;
+    if out.len() > cap {
+        anyhow::bail!("{what} batch decompresses to more than {cap} bytes");
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Kafka's snappy: xerial framing (magic, then length-prefixed raw blocks) or,
+/// without the magic, one raw snappy block.
+fn unsnappy(b: &[u8], cap: usize) -> anyhow::Result<Bytes> {
+    const MAGIC: &[u8] = b"\x82SNAPPY\x00";
+    const HEADER: usize = 16; // magic, version, compatible version
+    let block = |raw: &[u8], out: &mut Vec<u8>| -> anyhow::Result<()> {
+        let len = snap::raw::decompress_len(raw)?;
+        if out.len().saturating_add(len) > cap {
+            anyhow::bail!("snappy batch decompresses to more than {cap} bytes");
+        }
+        let start = out.len();
+        out.resize(start + len, 0);
+        snap::raw::Decoder::new().decompress(raw, &mut out[start..])?;
+        Ok(())
+    };
+    let mut out = Vec::new();
+    if !b.starts_with(MAGIC) {
+        block(b, &mut out)?;
+        return Ok(Bytes::from(out));
+    }
+    let mut rest = b.get(HEADER..).unwrap_or_default();
+    while !rest.is_empty() {
+        let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+            anyhow::bail!("truncated snappy block length");
+        };
+        let len = u32::from_be_bytes(*len) as usize;
+        let Some(raw) = tail.get(..len) else {
+            anyhow::bail!("snappy block of {len} bytes overruns the batch");
+        };
+        block(raw, &mut out)?;
+        rest = &tail[len..];
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Decompresses a batch's records section, at most `cap` bytes of output.
+fn decompress(buf: &Bytes, compression: Compression, cap: usize) -> anyhow::Result<Bytes> {
     match compression {
-        Compression::None => Ok(buf.split_off(0)),
-        Compression::Gzip => cmpr::Gzip::decompress(buf, take),
-        Compression::Snappy => cmpr::Snappy::decompress(buf, take),
-        Compression::Lz4 => cmpr::Lz4::decompress(buf, take),
-        Compression::Zstd => cmpr::Zstd::decompress(buf, take),
+        Compression::None => Ok(buf.clone()),
+        Compression::Gzip => read_capped(flate2::read::MultiGzDecoder::new(&buf[..]), cap, "gzip"),
+        Compression::Snappy => unsnappy(buf, cap),
+        Compression::Lz4 => read_capped(lz4::Decoder::new(&buf[..])?, cap, "lz4"),
+        Compression::Zstd => read_capped(zstd::stream::read::Decoder::new(&buf[..])?, cap, "zstd"),
     }
 }
 
@@ -193,7 +242,7 @@ pub fn decode_batches(
         let mut batch = bytes.split_to(header.total_len);
         let count = header.record_count;
         let decompress_checked = move |buf: &mut Bytes, c: Compression| -> anyhow::Result<Bytes> {
-            let plain = decompress(buf, c)?;
+            let plain = decompress(buf, c, MAX_DECOMPRESSED_BATCH)?;
             check_record_framing(&plain, count)?;
             Ok(plain)
         };
@@ -361,6 +410,47 @@ mod tests {
             assert_eq!(batches[0].base_sequence, 7);
             assert_eq!(batches[0].records[0].key.as_deref(), Some(&b"k"[..]));
             assert_eq!(batches[0].records[0].timestamp, 123, "{compression:?}");
+        }
+    }
+
+    #[test]
+    fn decompression_is_capped() {
+        let big = vec![b'a'; 1 << 20];
+        for c in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let mut buf = BytesMut::new();
+            let rec = kafka_protocol::records::Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: 0,
+                sequence: -1,
+                timestamp: 1,
+                key: None,
+                value: Some(Bytes::from(big.clone())),
+                headers: IndexMap::new(),
+            };
+            RecordBatchEncoder::encode(
+                &mut buf,
+                [&rec],
+                &RecordEncodeOptions {
+                    version: 2,
+                    compression: c,
+                },
+            )
+            .unwrap();
+            let records = buf.freeze().slice(BATCH_HEADER..);
+            assert!(decompress(&records, c, 1 << 21).is_ok(), "{c:?}");
+            let err = decompress(&records, c, 1 << 19).unwrap_err().to_string();
+            assert!(err.contains("more than"), "{c:?}: {err}");
         }
     }
 
