@@ -183,13 +183,10 @@ pub async fn run(
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let state = AppState::new(store.clone()).with_stopping(stop_rx.clone());
-    let mut app = http::router(state.clone(), args.max_request_bytes);
-    if let Some(auth) = args.basic_auth.clone() {
-        app = app.layer(axum::middleware::from_fn_with_state(
-            Arc::new(auth),
-            http::auth::require,
-        ));
-    }
+    let app = http::auth::protect(
+        http::router(state.clone(), args.max_request_bytes),
+        args.basic_auth.clone(),
+    );
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             Some(http::tls::load(cert, key).await.map_err(ServeError::Http)?)

@@ -67,6 +67,17 @@ pub fn authorized(expected: &BasicAuth, header: Option<&HeaderValue>) -> bool {
     same(&given[6..], &want.as_bytes()[6..])
 }
 
+/// Wraps the router so every endpoint but `/status/ready` needs `auth` (if any).
+pub fn protect(app: axum::Router, auth: Option<BasicAuth>) -> axum::Router {
+    match auth {
+        Some(auth) => app.layer(axum::middleware::from_fn_with_state(
+            Arc::new(auth),
+            require,
+        )),
+        None => app,
+    }
+}
+
 /// Middleware: 401 without valid credentials, except for the readiness probe.
 pub async fn require(State(expected): State<Arc<BasicAuth>>, req: Request, next: Next) -> Response {
     if req.uri().path() == "/status/ready"
@@ -86,6 +97,61 @@ pub async fn require(State(expected): State<Arc<BasicAuth>>, req: Request, next:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::{AppState, DEFAULT_MAX_REQUEST_BYTES, router};
+    use crate::storage::{Store, StoreOptions};
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn the_router_demands_credentials_except_for_readiness() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let spec: crate::config::TopicSpec = "kv:1".parse().unwrap();
+        store
+            .create_topic(&spec.name, spec.partitions, spec.config)
+            .await
+            .unwrap();
+        let app = protect(
+            router(AppState::new(store), DEFAULT_MAX_REQUEST_BYTES),
+            Some("alice:pw".parse().unwrap()),
+        );
+        let send = |path: &str, auth: Option<&str>| {
+            let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+            if let Some(a) = auth {
+                req = req.header(header::AUTHORIZATION, a);
+            }
+            let req = if path == "/status/ready" {
+                Request::get(path).body(Body::empty()).unwrap()
+            } else {
+                req.body(Body::from(r#"{"limit":1}"#)).unwrap()
+            };
+            app.clone().oneshot(req)
+        };
+        let scan = "/kvstore/kv/partition/0/scan";
+        let resp = send(scan, None).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            resp.headers()[header::WWW_AUTHENTICATE],
+            "Basic realm=\"devbroker\""
+        );
+        let wrong = format!("Basic {}", b64::encode(b"alice:nope"));
+        assert_eq!(
+            send(scan, Some(&wrong)).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let right = format!("Basic {}", b64::encode(b"alice:pw"));
+        let resp = send(scan, Some(&right)).await.unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK, "{body:?}");
+        assert_eq!(
+            send("/status/ready", None).await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
 
     #[test]
     fn parses_and_checks_credentials() {
