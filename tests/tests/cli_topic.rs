@@ -62,14 +62,14 @@ fn topic_create_list_describe_delete_in_text_and_json() {
     let out = r.run(&["topic", "list"]).ok();
     assert_eq!(
         out.stdout,
-        "NAME    PARTITIONS  REPLICAS\norders  3           1\nplain   1           1\n"
+        "NAME    PARTITIONS  REPLICAS  KVSTORE\norders  3           1         true\nplain   1           1         false\n"
     );
     let out = r.run(&["topic", "list", "--format", "json"]).ok();
     assert_eq!(
         out.json(),
         json!([
-            {"name": "orders", "partitions": 3, "replicas": 1},
-            {"name": "plain", "partitions": 1, "replicas": 1}
+            {"name": "orders", "partitions": 3, "replicas": 1, "kvstore": true},
+            {"name": "plain", "partitions": 1, "replicas": 1, "kvstore": false}
         ])
     );
 
@@ -118,7 +118,7 @@ fn topic_create_list_describe_delete_in_text_and_json() {
     let out = r.run(&["topic", "list", "--format", "json"]).ok();
     assert_eq!(
         out.json(),
-        json!([{"name": "plain", "partitions": 1, "replicas": 1}])
+        json!([{"name": "plain", "partitions": 1, "replicas": 1, "kvstore": false}])
     );
 }
 

@@ -16,7 +16,7 @@ use crate::record_format::{RecordFields, RecordFormat};
 
 #[derive(Subcommand, Debug)]
 pub enum TopicCommand {
-    /// List topics with their partition and replica counts (Kafka Metadata).
+    /// List topics: partition and replica counts, and which are kvstore topics.
     #[command(
         visible_alias = "ls",
         after_help = "Examples:
@@ -119,6 +119,7 @@ struct TopicRow {
     name: String,
     partitions: usize,
     replicas: usize,
+    kvstore: bool,
 }
 
 #[derive(Serialize)]
@@ -164,21 +165,27 @@ pub async fn run(conn: &ConnArgs, cmd: TopicCommand) -> Result<()> {
     let client = conn.client()?;
     match cmd {
         TopicCommand::List { format } => {
-            let topics = client.list_topics().await.context("listing topics")?;
+            let topics = client.topic_summaries().await.context("listing topics")?;
             let rows: Vec<TopicRow> = topics
-                .iter()
+                .into_iter()
                 .map(|t| TopicRow {
-                    name: t.name.clone(),
-                    partitions: t.partitions.len(),
-                    replicas: t.replication(),
+                    name: t.name,
+                    partitions: t.partitions,
+                    replicas: t.replicas,
+                    kvstore: t.kvstore,
                 })
                 .collect();
             match format {
                 OutputFormat::Json => print_json(&rows),
                 OutputFormat::Text => {
-                    let mut t = Table::new(["NAME", "PARTITIONS", "REPLICAS"]);
+                    let mut t = Table::new(["NAME", "PARTITIONS", "REPLICAS", "KVSTORE"]);
                     for r in rows {
-                        t.row([r.name, r.partitions.to_string(), r.replicas.to_string()]);
+                        t.row([
+                            r.name,
+                            r.partitions.to_string(),
+                            r.replicas.to_string(),
+                            r.kvstore.to_string(),
+                        ]);
                     }
                     print_text(&t.render())
                 }

@@ -65,6 +65,26 @@ pub struct ClusterInfo {
     pub topics: Vec<TopicInfo>,
 }
 
+/// A row of the topics overview: counts and the kvstore flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicSummary {
+    pub name: String,
+    pub partitions: usize,
+    pub replicas: usize,
+    /// `redpanda.kvstore` is set (to anything but none/false).
+    pub kvstore: bool,
+}
+
+/// Whether configs say the topic is a kvstore topic.
+pub fn is_kvstore(configs: &[ConfigEntry]) -> bool {
+    configs.iter().any(|c| {
+        c.name == "redpanda.kvstore"
+            && c.value
+                .as_deref()
+                .is_some_and(|v| !v.is_empty() && v != "none" && v != "false")
+    })
+}
+
 /// A topic to create.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewTopic {
@@ -472,38 +492,87 @@ impl Client {
 
     /// DescribeConfigs of one topic, sorted by name.
     pub async fn topic_configs(&self, topic: &str) -> Result<Vec<ConfigEntry>> {
+        let mut all = self.topics_configs(&[topic.to_owned()]).await?;
+        match all.pop() {
+            Some((_, result)) => result,
+            None => Err(Error::UnknownTopic(topic.to_owned())),
+        }
+    }
+
+    /// DescribeConfigs of several topics in one request; one result per topic
+    /// the broker answered for, each sorted by config name.
+    pub async fn topics_configs(
+        &self,
+        topics: &[String],
+    ) -> Result<Vec<(String, Result<Vec<ConfigEntry>>)>> {
+        if topics.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.kafka().await?;
-        let req = DescribeConfigsRequest::default().with_resources(vec![
-            DescribeConfigsResource::default()
-                .with_resource_type(2)
-                .with_resource_name(StrBytes::from_string(topic.to_owned()))
-                .with_configuration_keys(None),
-        ]);
+        let req = DescribeConfigsRequest::default().with_resources(
+            topics
+                .iter()
+                .map(|t| {
+                    DescribeConfigsResource::default()
+                        .with_resource_type(2)
+                        .with_resource_name(StrBytes::from_string(t.clone()))
+                        .with_configuration_keys(None)
+                })
+                .collect(),
+        );
         let resp = conn.request(req).await?;
-        let result = resp
+        Ok(resp
             .results
             .into_iter()
-            .next()
-            .ok_or_else(|| conn.transport("DescribeConfigs answered no result"))?;
-        if result.error_code == 3 {
-            return Err(Error::UnknownTopic(topic.to_owned()));
-        }
-        if let Some(e) = kafka_error(result.error_code, result.error_message.as_ref()) {
-            return Err(e);
-        }
-        let mut entries: Vec<ConfigEntry> = result
-            .configs
-            .into_iter()
-            .map(|c| ConfigEntry {
-                name: c.name.to_string(),
-                value: c.value.map(|v| v.to_string()),
-                source: config_source(c.config_source).to_owned(),
-                read_only: c.read_only,
-                sensitive: c.is_sensitive,
+            .map(|result| {
+                let name = result.resource_name.to_string();
+                let entries = match result.error_code {
+                    0 => {
+                        let mut entries: Vec<ConfigEntry> = result
+                            .configs
+                            .into_iter()
+                            .map(|c| ConfigEntry {
+                                name: c.name.to_string(),
+                                value: c.value.map(|v| v.to_string()),
+                                source: config_source(c.config_source).to_owned(),
+                                read_only: c.read_only,
+                                sensitive: c.is_sensitive,
+                            })
+                            .collect();
+                        entries.sort_by(|a, b| a.name.cmp(&b.name));
+                        Ok(entries)
+                    }
+                    3 => Err(Error::UnknownTopic(name.clone())),
+                    code => Err(kafka_error(code, result.error_message.as_ref())
+                        .unwrap_or_else(|| conn.transport("unknown error"))),
+                };
+                (name, entries)
             })
-            .collect();
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(entries)
+            .collect())
+    }
+
+    /// Every topic with its partition and replica counts and whether it is a
+    /// kvstore topic (Metadata plus one DescribeConfigs), sorted by name.
+    pub async fn topic_summaries(&self) -> Result<Vec<TopicSummary>> {
+        let topics = self.list_topics().await?;
+        let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
+        let configs = self.topics_configs(&names).await?;
+        Ok(topics
+            .into_iter()
+            .map(|t| {
+                let kvstore = configs
+                    .iter()
+                    .find(|(n, _)| *n == t.name)
+                    .and_then(|(_, c)| c.as_ref().ok())
+                    .is_some_and(|c| is_kvstore(c));
+                TopicSummary {
+                    partitions: t.partitions.len(),
+                    replicas: t.replication(),
+                    name: t.name,
+                    kvstore,
+                }
+            })
+            .collect())
     }
 
     /// ListOffsets for the given partitions of a topic.
@@ -579,12 +648,6 @@ impl Client {
 
     /// Whether a topic has `redpanda.kvstore` set to something other than none/false.
     pub async fn is_kvstore_topic(&self, topic: &str) -> Result<bool> {
-        let configs = self.topic_configs(topic).await?;
-        Ok(configs.iter().any(|c| {
-            c.name == "redpanda.kvstore"
-                && c.value
-                    .as_deref()
-                    .is_some_and(|v| !v.is_empty() && v != "none" && v != "false")
-        }))
+        Ok(is_kvstore(&self.topic_configs(topic).await?))
     }
 }

@@ -30,7 +30,7 @@ pub use devbroker::wire::{DEFAULT_SCAN_LIMIT, MAX_KEY_BYTES, MAX_SCAN_LIMIT, sha
 pub use error::{Error, Result};
 pub use kafka::{
     BrokerInfo, ClusterInfo, ConfigEntry, NewTopic, OffsetSpec, PartitionInfo, PartitionOffsets,
-    TopicInfo, TopicOutcome,
+    TopicInfo, TopicOutcome, TopicSummary, is_kvstore,
 };
 pub use kvstore::{Lookup, ScanRange, key_after, validate_sha256_hex, write_request};
 pub use proxy::{ConsumedBytes, OutgoingRecord};
