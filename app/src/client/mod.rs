@@ -20,7 +20,9 @@ mod kafka;
 mod kvstore;
 mod proxy;
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub use config::{ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, parse_brokers};
 pub use devbroker::partitioner::{murmur2, partition_for_key};
@@ -35,7 +37,14 @@ pub use kafka::{
 pub use kvstore::{Lookup, ScanRange, key_after, validate_sha256_hex, write_request};
 pub use proxy::{ConsumedBytes, OutgoingRecord};
 
+/// How long [`Client::partition_for_key`] trusts a partition count it looked up.
+const PARTITION_COUNT_TTL: Duration = Duration::from_secs(30);
+
+/// Partition counts by topic, with when they were read.
+type CountCache = Arc<Mutex<HashMap<String, (i32, Instant)>>>;
+
 /// A connection to one cluster: HTTP (kvstore, HTTP Proxy) and Kafka admin.
+/// Clones share the connection pool and the partition-count cache.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: http::HttpTransport,
@@ -43,6 +52,7 @@ pub struct Client {
     kafka_timeout: Duration,
     read_only: bool,
     profile: Option<String>,
+    counts: CountCache,
 }
 
 impl Client {
@@ -54,6 +64,7 @@ impl Client {
             kafka_timeout: config.timeout,
             read_only: config.read_only,
             profile: config.profile,
+            counts: CountCache::default(),
         })
     }
 
@@ -72,10 +83,26 @@ impl Client {
         self.read_only
     }
 
-    /// The partition Kafka's default partitioner picks for `key` in `topic`
-    /// (asks Kafka Metadata for the partition count).
+    /// The partition Kafka's default partitioner picks for `key` in `topic`.
+    /// The partition count comes from Kafka Metadata and is reused for 30 s.
     pub async fn partition_for_key(&self, topic: &str, key: &[u8]) -> Result<i32> {
-        let n = self.partition_count(topic).await?;
+        let cached = self
+            .counts
+            .lock()
+            .ok()
+            .and_then(|c| c.get(topic).copied())
+            .filter(|(_, at)| at.elapsed() < PARTITION_COUNT_TTL)
+            .map(|(n, _)| n);
+        let n = match cached {
+            Some(n) => n,
+            None => {
+                let n = self.partition_count(topic).await?;
+                if let Ok(mut c) = self.counts.lock() {
+                    c.insert(topic.to_owned(), (n, Instant::now()));
+                }
+                n
+            }
+        };
         Ok(partition_for_key(key, n))
     }
 
