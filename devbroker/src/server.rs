@@ -202,6 +202,7 @@ pub async fn run(
             addr: args.kafka_addr,
             source,
         })?;
+    let kafka_listener = kafka_listener.with_tier(tier.clone());
     let kafka_addr = kafka_listener.local_addr();
 
     let listener = TcpListener::bind(args.http_addr)

@@ -47,6 +47,8 @@ pub struct KafkaState {
     pub max_request_bytes: usize,
     /// Becomes true on shutdown; long polls end early.
     pub shutdown: watch::Receiver<bool>,
+    /// Tiered storage: Fetch below the local log start reads from the bucket.
+    pub tier: Option<crate::tier::Tier>,
 }
 
 impl KafkaState {
@@ -62,6 +64,7 @@ impl KafkaState {
             producers: ProducerTable::new(),
             max_request_bytes,
             shutdown,
+            tier: None,
         }
     }
 }
@@ -70,6 +73,7 @@ impl KafkaState {
 pub struct KafkaListener {
     listener: TcpListener,
     addr: SocketAddr,
+    tier: Option<crate::tier::Tier>,
 }
 
 impl KafkaListener {
@@ -83,7 +87,17 @@ impl KafkaListener {
         } else if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "Kafka listener is bound to a non-loopback address without authentication");
         }
-        Ok(KafkaListener { listener, addr })
+        Ok(KafkaListener {
+            listener,
+            addr,
+            tier: None,
+        })
+    }
+
+    /// Serves Fetch below the local log start from the tier's bucket.
+    pub fn with_tier(mut self, tier: crate::tier::Tier) -> Self {
+        self.tier = Some(tier);
+        self
     }
 
     /// The bound address (what Metadata advertises).
@@ -94,17 +108,14 @@ impl KafkaListener {
     /// Accepts connections until `shutdown` turns true, then waits for every
     /// connection to finish the request it is handling.
     pub async fn serve(
-        self,
+        mut self,
         store: Store,
         max_request_bytes: usize,
         shutdown: watch::Receiver<bool>,
     ) {
-        let state = Arc::new(KafkaState::new(
-            store,
-            self.addr,
-            max_request_bytes,
-            shutdown.clone(),
-        ));
+        let mut state = KafkaState::new(store, self.addr, max_request_bytes, shutdown.clone());
+        state.tier = self.tier.take();
+        let state = Arc::new(state);
         let mut stop = shutdown;
         let mut conns = JoinSet::new();
         loop {
