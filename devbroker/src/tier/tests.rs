@@ -170,3 +170,68 @@ fn seg_incarnation(key: &str) -> i64 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(-1)
 }
+
+#[tokio::test]
+async fn kafka_fetch_below_the_local_log_start_reads_the_bucket() {
+    use kafka_protocol::ResponseError;
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir.path().join("data")).await;
+    put(&store, 20).await;
+    let tier = Tier::open(
+        TierOptions {
+            url: format!("file://{}", dir.path().join("bucket").display()),
+            data_dir: dir.path().join("data"),
+            poll_interval: Duration::from_millis(20),
+            snapshot_interval: Duration::from_secs(3600),
+            takeover: false,
+        },
+        store.clone(),
+    )
+    .await
+    .unwrap();
+    tier.start().await.unwrap();
+    tier.shutdown(Duration::from_secs(10)).await;
+    // Local retention (target 0 bytes) drops everything uploaded.
+    store
+        .maintain_tiered(now_ms(), Arc::new(tier.floors()))
+        .await
+        .unwrap();
+    assert_eq!(store.partition_state("t", 0).unwrap().log_start, 20);
+
+    let req = || {
+        let mut p = FetchPartition::default();
+        p.partition = 0;
+        p.fetch_offset = 5;
+        p.partition_max_bytes = 1 << 20;
+        let mut t = FetchTopic::default();
+        t.topic = TopicName(StrBytes::from_static_str("t"));
+        t.partitions = vec![p];
+        let mut req = FetchRequest::default();
+        req.replica_id = BrokerId(-1);
+        req.max_bytes = 1 << 20;
+        req.topics = vec![t];
+        req
+    };
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let mut state =
+        crate::kafka::KafkaState::new(store.clone(), "127.0.0.1:1".parse().unwrap(), 1 << 20, rx);
+    let without = crate::kafka::handlers::fetch::fetch(&state, req(), 11).await;
+    assert_eq!(
+        without.responses[0].partitions[0].error_code,
+        ResponseError::OffsetOutOfRange.code()
+    );
+    state.tier = Some(tier);
+    let with = crate::kafka::handlers::fetch::fetch(&state, req(), 11).await;
+    let pd = &with.responses[0].partitions[0];
+    assert_eq!(pd.error_code, 0);
+    assert_eq!(pd.log_start_offset, 0);
+    let batches =
+        crate::kafka::records::decode_batches(pd.records.clone().unwrap(), now_ms(), false)
+            .unwrap();
+    let n: usize = batches.iter().map(|b| b.records.len()).sum();
+    assert_eq!(n, 15, "offsets 5..20 from the bucket");
+}
