@@ -242,16 +242,26 @@ pub async fn run(
         stop_rx.clone(),
     ));
 
+    // The shutdown future is polled once before the ready line goes out: its
+    // first poll installs the signal handlers, so a SIGTERM sent right after
+    // `devbroker: ready` is handled gracefully instead of killing the process.
+    let (armed_tx, armed_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let early = futures::poll!(shutdown.as_mut()).is_ready();
+        let _ = armed_tx.send(());
+        if !early {
+            shutdown.await;
+        }
+        let _ = stop_tx.send(true);
+    });
+    let _ = armed_rx.await;
+
     state.ready.store(true, Ordering::Release);
     tracing::info!(%http_addr, %kafka_addr, "serving HTTP and Kafka");
     on_ready(&Listening {
         http_addr,
         kafka_addr: Some(kafka_addr),
-    });
-
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
     });
     let graceful = {
         let mut rx = stop_rx.clone();
