@@ -86,7 +86,8 @@ impl TopicConfig {
     /// Sets a config after checking its name and value.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         validate_config(name, value)?;
-        self.values.insert(name.to_string(), value.trim().to_string());
+        self.values
+            .insert(name.to_string(), value.trim().to_string());
         Ok(())
     }
 
@@ -296,7 +297,10 @@ mod tests {
         assert_eq!(s.partitions, 3);
         assert!(!s.config.kvstore());
         assert_eq!(s.config.retention_ms(), Some(1000));
-        assert_eq!(s.to_string(), "plain:3:redpanda.kvstore=none,retention.ms=1000");
+        assert_eq!(
+            s.to_string(),
+            "plain:3:redpanda.kvstore=none,retention.ms=1000"
+        );
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! - [`server`]: wires it all together with graceful shutdown.
 
 pub mod config;
+pub mod http;
 pub mod metrics;
 pub mod partitioner;
+pub mod server;
 pub mod storage;
 pub mod wire;
-pub mod http;
-pub mod server;

@@ -24,8 +24,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -33,12 +32,14 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(server::run(args, server::shutdown_signal(), |l| {
-            // One line on stdout that scripts and tests can wait for.
-            let mut out = std::io::stdout();
-            let _ = write!(out, "{}", l.announcement());
-            let _ = out.flush();
-        }))?,
+        Command::Serve(args) => {
+            runtime.block_on(server::run(args, server::shutdown_signal(), |l| {
+                // One line on stdout that scripts and tests can wait for.
+                let mut out = std::io::stdout();
+                let _ = write!(out, "{}", l.announcement());
+                let _ = out.flush();
+            }))?
+        }
     }
     Ok(())
 }

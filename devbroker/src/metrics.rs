@@ -20,8 +20,8 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let registry = Registry::new_custom(Some("devbroker".into()), None)
-            .expect("a constant, valid prefix");
+        let registry =
+            Registry::new_custom(Some("devbroker".into()), None).expect("a constant, valid prefix");
         let m = Metrics {
             http_requests: IntCounterVec::new(
                 Opts::new("http_requests_total", "HTTP requests by route and status"),

@@ -130,9 +130,10 @@ pub async fn run(
         }
     }
 
-    let tier = args.tier.clone().unwrap_or_else(|| {
-        format!("file://{}/bucket", args.data_dir.display())
-    });
+    let tier = args
+        .tier
+        .clone()
+        .unwrap_or_else(|| format!("file://{}/bucket", args.data_dir.display()));
     tracing::info!(kafka_addr = %args.kafka_addr, tier = %tier, "Kafka listener and tiering are not implemented yet; flags recorded");
 
     let listener = TcpListener::bind(args.http_addr)
@@ -145,7 +146,8 @@ pub async fn run(
     if !http_addr.ip().is_loopback() {
         tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
     }
-    let state = AppState::new(store.clone());
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let state = AppState::new(store.clone()).with_stopping(stop_rx.clone());
     let app = http::router(state.clone(), args.max_request_bytes);
 
     let maintenance = tokio::spawn(maintain_loop(
@@ -160,7 +162,6 @@ pub async fn run(
         kafka_addr: None,
     });
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -190,8 +191,16 @@ async fn maintain_loop(store: Store, every: Duration) {
         tick.tick().await;
         match store.maintain(now_ms()).await {
             Ok(r) if r.trimmed + r.compacted > 0 => {
-                store.metrics().records_trimmed.inc_by(r.trimmed + r.compacted);
-                tracing::info!(trimmed = r.trimmed, compacted = r.compacted, expired_keys = r.expired_keys, "retention pass");
+                store
+                    .metrics()
+                    .records_trimmed
+                    .inc_by(r.trimmed + r.compacted);
+                tracing::info!(
+                    trimmed = r.trimmed,
+                    compacted = r.compacted,
+                    expired_keys = r.expired_keys,
+                    "retention pass"
+                );
             }
             Ok(_) => {}
             Err(StoreError::Closed) => return,

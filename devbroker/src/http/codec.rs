@@ -18,7 +18,11 @@ pub enum Encoding {
     Proto,
 }
 
-const PROTO_TYPES: &[&str] = &["application/proto", "application/x-protobuf", "application/protobuf"];
+const PROTO_TYPES: &[&str] = &[
+    "application/proto",
+    "application/x-protobuf",
+    "application/protobuf",
+];
 
 fn is_proto(media: &str) -> bool {
     let media = media.split(';').next().unwrap_or("").trim();
@@ -34,7 +38,10 @@ impl Encoding {
     /// The request's encoding: protobuf when its Content-Type says so, else JSON
     /// (so that `curl -d` without a Content-Type works).
     pub fn of_request(headers: &HeaderMap) -> Encoding {
-        match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        match headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+        {
             Some(ct) if is_proto(ct) => Encoding::Proto,
             _ => Encoding::Json,
         }
@@ -73,10 +80,19 @@ where
     })?;
     match encoding {
         Encoding::Json => {
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Err(ApiError::bad_request(
-                    "request body is empty; send a JSON object such as {}",
-                ));
+            match body.iter().find(|b| !b.is_ascii_whitespace()) {
+                None => {
+                    return Err(ApiError::bad_request(
+                        "request body is empty; send a JSON object such as {}",
+                    ));
+                }
+                // serde would read a struct from an array too; Proto-JSON messages are objects.
+                Some(b'{') => {}
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "invalid JSON request body: expected a JSON object",
+                    ));
+                }
             }
             serde_json::from_slice(&body)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON request body: {e}")))
@@ -91,7 +107,9 @@ pub fn encode<T: Serialize + prost::Message>(encoding: Encoding, reply: &T) -> R
     match encoding {
         Encoding::Json => match serde_json::to_vec(reply) {
             Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+            Err(e) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+            }
         },
         Encoding::Proto => (
             [(header::CONTENT_TYPE, "application/proto")],

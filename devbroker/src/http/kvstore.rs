@@ -49,7 +49,10 @@ pub(super) async fn write(
     let req: WriteRequest = codec::decode(enc, body)?;
     state.store.kv_partition(&topic, partition)?;
     state.store.kv_write(&topic, partition, req).await?;
-    Ok(codec::encode(Encoding::of_reply(&headers, enc), &WriteResponse {}))
+    Ok(codec::encode(
+        Encoding::of_reply(&headers, enc),
+        &WriteResponse {},
+    ))
 }
 
 pub(super) async fn batch_get(

@@ -32,6 +32,8 @@ pub struct AppState {
     pub round_robin: Arc<AtomicU32>,
     /// Set once the broker serves; `/status/ready` answers 503 before.
     pub ready: Arc<AtomicBool>,
+    /// Turns true when the broker shuts down, so long polls end at once.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -40,19 +42,32 @@ impl AppState {
             store,
             round_robin: Arc::new(AtomicU32::new(0)),
             ready: Arc::new(AtomicBool::new(true)),
+            stopping: tokio::sync::watch::channel(false).1,
         }
+    }
+
+    /// Ends long polls when `stopping` turns true.
+    pub fn with_stopping(mut self, stopping: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stopping = stopping;
+        self
     }
 }
 
 /// The whole HTTP API.
 pub fn router(state: AppState, max_request_bytes: usize) -> Router {
     Router::new()
-        .route("/kvstore/{topic}/partition/{partition}/write", post(kvstore::write))
+        .route(
+            "/kvstore/{topic}/partition/{partition}/write",
+            post(kvstore::write),
+        )
         .route(
             "/kvstore/{topic}/partition/{partition}/batch_get",
             post(kvstore::batch_get),
         )
-        .route("/kvstore/{topic}/partition/{partition}/scan", post(kvstore::scan))
+        .route(
+            "/kvstore/{topic}/partition/{partition}/scan",
+            post(kvstore::scan),
+        )
         .route("/topics", get(proxy::list_topics))
         .route("/topics/{topic}", post(proxy::produce))
         .route(
@@ -95,7 +110,11 @@ async fn not_found(req: Request) -> ApiError {
 async fn method_not_allowed(req: Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("method {} is not allowed on {}", req.method(), req.uri().path()),
+        format!(
+            "method {} is not allowed on {}",
+            req.method(),
+            req.uri().path()
+        ),
     )
 }
 

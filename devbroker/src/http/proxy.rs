@@ -50,7 +50,12 @@ fn not_found(e: StoreError) -> ApiError {
 }
 
 pub(super) async fn list_topics(State(state): State<AppState>) -> Response {
-    let names: Vec<String> = state.store.topics().iter().map(|t| t.name.clone()).collect();
+    let names: Vec<String> = state
+        .store
+        .topics()
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
     proxy_json(&names)
 }
 
@@ -67,9 +72,11 @@ fn embedded_bytes(
 ) -> Result<Option<Vec<u8>>, ApiError> {
     match (format, v) {
         (_, None | Some(Value::Null)) => Ok(None),
-        (EmbeddedFormat::Binary, Some(Value::String(s))) => b64::decode(&s).map(Some).map_err(|e| {
-            ApiError::bad_request(format!("records[{index}].{what} is not valid base64: {e}"))
-        }),
+        (EmbeddedFormat::Binary, Some(Value::String(s))) => {
+            b64::decode(&s).map(Some).map_err(|e| {
+                ApiError::bad_request(format!("records[{index}].{what} is not valid base64: {e}"))
+            })
+        }
         (EmbeddedFormat::Binary, Some(_)) => Err(ApiError::bad_request(format!(
             "records[{index}].{what} must be a base64 string in binary.v2"
         ))),
@@ -100,9 +107,10 @@ pub(super) async fn produce(
     let body = body.map_err(|e| ApiError::new(e.status(), format!("cannot read body: {e}")))?;
     let req: ProduceRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid produce body: {e}")))?;
-    let meta = state.store.topic(&topic).ok_or_else(|| {
-        not_found(StoreError::UnknownTopic(topic.clone()))
-    })?;
+    let meta = state
+        .store
+        .topic(&topic)
+        .ok_or_else(|| not_found(StoreError::UnknownTopic(topic.clone())))?;
     // Group records by partition, keeping each record's place in the reply.
     let now = now_ms();
     let mut by_partition: BTreeMap<i32, Vec<(usize, Record)>> = BTreeMap::new();
@@ -168,11 +176,17 @@ pub(super) struct RecordsQuery {
     max_bytes: Option<String>,
 }
 
-fn query_number<T: std::str::FromStr>(v: &Option<String>, name: &str) -> Result<Option<T>, ApiError> {
+fn query_number<T: std::str::FromStr>(
+    v: &Option<String>,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
     v.as_deref()
         .map(|s| {
-            s.parse::<T>()
-                .map_err(|_| ApiError::bad_request(format!("query parameter {name}={s:?} is not a valid number")))
+            s.parse::<T>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "query parameter {name}={s:?} is not a valid number"
+                ))
+            })
         })
         .transpose()
 }
@@ -203,7 +217,10 @@ pub(super) async fn records(
     let max_bytes = query_number::<usize>(&q.max_bytes, "max_bytes")?
         .unwrap_or(1 << 20)
         .max(1);
-    state.store.partition(&topic, partition).map_err(not_found)?;
+    state
+        .store
+        .partition(&topic, partition)
+        .map_err(not_found)?;
 
     let deadline = tokio::time::Instant::now() + timeout;
     let mut commits = state.store.subscribe();
@@ -218,8 +235,14 @@ pub(super) async fn records(
         if !read.records.is_empty() || tokio::time::Instant::now() >= deadline {
             break read;
         }
-        if tokio::time::timeout_at(deadline, commits.changed()).await.is_err() {
-            break read;
+        let mut stopping = state.stopping.clone();
+        tokio::select! {
+            changed = tokio::time::timeout_at(deadline, commits.changed()) => {
+                if changed.is_err() {
+                    break read;
+                }
+            }
+            _ = stopping.wait_for(|s| *s) => break read,
         }
     };
     let out = read

@@ -86,15 +86,18 @@ fn trim(
         let upper = keys::log_key(&prefix, state.next_offset);
         let Some((k, v)) = dbs
             .log
-            .range(txn, &(Bound::Included(&lower[..]), Bound::Excluded(&upper[..])))?
+            .range(
+                txn,
+                &(Bound::Included(&lower[..]), Bound::Excluded(&upper[..])),
+            )?
             .next()
             .transpose()?
         else {
             break;
         };
         let offset = keys::log_offset(k);
-        let record = Record::decode(v)
-            .map_err(|e| StoreError::Corrupt(format!("record {offset}: {e}")))?;
+        let record =
+            Record::decode(v).map_err(|e| StoreError::Corrupt(format!("record {offset}: {e}")))?;
         let too_old = cutoff.is_some_and(|c| record.timestamp < c);
         let too_big = retention_bytes.is_some_and(|max| state.log_bytes > max);
         if !(too_old || too_big) {
@@ -166,8 +169,8 @@ fn compact(
     for item in dbs.log.range(txn, &range)? {
         let (k, v) = item?;
         let offset = keys::log_offset(k);
-        let record = Record::decode(v)
-            .map_err(|e| StoreError::Corrupt(format!("record {offset}: {e}")))?;
+        let record =
+            Record::decode(v).map_err(|e| StoreError::Corrupt(format!("record {offset}: {e}")))?;
         if let Some(key) = record.key {
             latest.insert(key, offset);
         }
@@ -178,8 +181,8 @@ fn compact(
     for item in dbs.log.range(txn, &range)? {
         let (k, v) = item?;
         let offset = keys::log_offset(k);
-        let record = Record::decode(v)
-            .map_err(|e| StoreError::Corrupt(format!("record {offset}: {e}")))?;
+        let record =
+            Record::decode(v).map_err(|e| StoreError::Corrupt(format!("record {offset}: {e}")))?;
         let Some(key) = &record.key else { continue };
         let superseded = latest.get(key).is_some_and(|l| *l != offset);
         let old_tombstone = record.value.is_none() && record.timestamp < tombstone_cutoff;
@@ -204,7 +207,10 @@ fn compact(
     let lower = keys::log_key(&prefix, state.log_start);
     state.log_start = match dbs
         .log
-        .range(txn, &(Bound::Included(&lower[..]), Bound::Excluded(&upper[..])))?
+        .range(
+            txn,
+            &(Bound::Included(&lower[..]), Bound::Excluded(&upper[..])),
+        )?
         .next()
         .transpose()?
     {

@@ -9,6 +9,8 @@ mod error;
 pub mod keys;
 mod maintain;
 pub mod records;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -268,9 +270,7 @@ impl Store {
     pub async fn maintain(&self, now_ms: i64) -> Result<MaintainReport> {
         match self.submit(Op::Maintain { now_ms }).await? {
             Applied::Maintained(r) => Ok(r),
-            other => Err(StoreError::Internal(format!(
-                "maintain answered {other:?}"
-            ))),
+            other => Err(StoreError::Internal(format!("maintain answered {other:?}"))),
         }
     }
 
@@ -358,10 +358,9 @@ impl Store {
         let prefix = partition_prefix(meta.id, partition);
         let rtxn = self.read_txn()?;
         keys.iter()
-            .map(|k| {
-                Ok(view_get(&rtxn, self.inner.dbs.view, &prefix, k)?
-                    .map(|e| e.value.to_vec()))
-            })
+            .map(
+                |k| Ok(view_get(&rtxn, self.inner.dbs.view, &prefix, k)?.map(|e| e.value.to_vec())),
+            )
             .collect()
     }
 
@@ -390,7 +389,11 @@ impl Store {
     pub fn partition_state(&self, topic: &str, partition: i32) -> Result<PartitionState> {
         let meta = self.partition(topic, partition)?;
         let rtxn = self.read_txn()?;
-        load_state(&rtxn, self.inner.dbs.parts, &partition_prefix(meta.id, partition))
+        load_state(
+            &rtxn,
+            self.inner.dbs.parts,
+            &partition_prefix(meta.id, partition),
+        )
     }
 
     /// Records from `from` on: at most `max_records`, and at most `max_bytes` of

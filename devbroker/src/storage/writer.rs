@@ -85,14 +85,18 @@ impl Applied {
     pub(crate) fn appended(self) -> Result<AppendResult> {
         match self {
             Applied::Appended(a) => Ok(a),
-            other => Err(StoreError::Internal(format!("expected an append, got {other:?}"))),
+            other => Err(StoreError::Internal(format!(
+                "expected an append, got {other:?}"
+            ))),
         }
     }
 
     pub(crate) fn topic(self) -> Result<Arc<TopicMeta>> {
         match self {
             Applied::Topic(t) => Ok(t),
-            other => Err(StoreError::Internal(format!("expected a topic, got {other:?}"))),
+            other => Err(StoreError::Internal(format!(
+                "expected a topic, got {other:?}"
+            ))),
         }
     }
 }
@@ -304,7 +308,10 @@ fn check_partition(meta: &TopicMeta, partition: i32) -> Result<()> {
     Ok(())
 }
 
-fn check_batch_size<'a>(meta: &TopicMeta, records: impl IntoIterator<Item = &'a Record>) -> Result<()> {
+fn check_batch_size<'a>(
+    meta: &TopicMeta,
+    records: impl IntoIterator<Item = &'a Record>,
+) -> Result<()> {
     let size = batch_wire_size(records);
     let max = meta.config.max_message_bytes();
     if size > max {
@@ -376,7 +383,9 @@ fn kv_write(
         };
         let current = view_get(txn, dbs.view, &prefix, key)?;
         let failure = match (kind, current) {
-            (Condition::IfExists(e), None) if e.exists => Some("ifExists: the key does not exist".to_string()),
+            (Condition::IfExists(e), None) if e.exists => {
+                Some("ifExists: the key does not exist".to_string())
+            }
             (Condition::IfExists(e), Some(_)) if !e.exists => {
                 Some("ifExists=false: the key already exists".to_string())
             }
@@ -517,7 +526,12 @@ fn create_topic(
     };
     put_topic(txn, dbs, &meta)?;
     for p in 0..partitions {
-        save_state(txn, dbs.parts, &partition_prefix(id, p), &PartitionState::default())?;
+        save_state(
+            txn,
+            dbs.parts,
+            &partition_prefix(id, p),
+            &PartitionState::default(),
+        )?;
     }
     Ok(Arc::new(meta))
 }

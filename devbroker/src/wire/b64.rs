@@ -18,7 +18,7 @@ const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD
 const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
 /// Encodes bytes as standard padded base64.
-pub fn encode(bytes: &[u8]) -> String {
+pub fn encode(bytes: impl AsRef<[u8]>) -> String {
     STANDARD.encode(bytes)
 }
 
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn encodes_standard_padded() {
-        assert_eq!(encode(&[0xff]), "/w==");
+        assert_eq!(encode([0xff]), "/w==");
         let mut s = String::from("x");
         encode_into(b"fo", &mut s);
         assert_eq!(s, "xZm8=");

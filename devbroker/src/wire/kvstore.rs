@@ -175,11 +175,7 @@ pub struct LookupResult {
     #[serde(with = "b64")]
     pub key: Vec<u8>,
     #[prost(bytes = "vec", optional, tag = "2")]
-    #[serde(
-        with = "b64::option",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "b64::option", default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Vec<u8>>,
 }
 
@@ -248,16 +244,15 @@ fn int32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
         Text(String),
         Null(()),
     }
-    let wide = match Int::deserialize(d)
-        .map_err(|_| D::Error::custom("limit must be an integer"))?
-    {
-        Int::Num(n) => n,
-        Int::Text(s) => s
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| D::Error::custom(format_args!("limit {s:?} is not an integer")))?,
-        Int::Null(()) => 0,
-    };
+    let wide =
+        match Int::deserialize(d).map_err(|_| D::Error::custom("limit must be an integer"))? {
+            Int::Num(n) => n,
+            Int::Text(s) => s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| D::Error::custom(format_args!("limit {s:?} is not an integer")))?,
+            Int::Null(()) => 0,
+        };
     i32::try_from(wide).map_err(|_| D::Error::custom(format_args!("limit {wide} is out of range")))
 }
 
@@ -339,6 +334,9 @@ mod tests {
             }],
             deletes: vec![],
         };
-        assert_eq!(WriteRequest::decode(w.encode_to_vec().as_slice()).unwrap(), w);
+        assert_eq!(
+            WriteRequest::decode(w.encode_to_vec().as_slice()).unwrap(),
+            w
+        );
     }
 }
