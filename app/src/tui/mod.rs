@@ -18,6 +18,9 @@ pub mod keymap;
 pub mod scan;
 pub mod theme;
 
+#[cfg(test)]
+mod tests;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;

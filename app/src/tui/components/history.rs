@@ -76,7 +76,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, h: &HistoryView) {
         [
             Constraint::Length(1),
             Constraint::Length(8),
-            Constraint::Length(24),
+            Constraint::Length(25),
             Constraint::Length(9),
             Constraint::Length(16),
             Constraint::Min(8),
