@@ -7,6 +7,7 @@ apt_packages=()
 need() { command -v "$1" >/dev/null 2>&1 || apt_packages+=("$2"); }
 need curl curl
 need jq jq
+need tmux tmux
 
 if ((${#apt_packages[@]})); then
   echo "installing Debian packages: ${apt_packages[*]}"
