@@ -25,7 +25,20 @@ impl Tmux {
         let socket = format!("rpkv-e2e-{}-{name}", std::process::id());
         let t = Tmux { socket };
         let status = Command::new("tmux")
-            .args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "120", "-y", "36"])
+            .args([
+                "-L",
+                &t.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "main",
+                "-x",
+                "120",
+                "-y",
+                "36",
+            ])
             .arg(command)
             .status()
             .context("running tmux (install it: apt-get install tmux)")?;
@@ -80,7 +93,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
     }
 }
 
@@ -108,28 +123,45 @@ async fn tui_edit_in_editor_writes_with_cas() -> Result<()> {
     let broker = Broker::start(&["--topic", "kv:1"])?;
     let kv = Kv::new(broker.url());
     assert_eq!(kv.put("kv", 0, b"user:42", b"original value").await?, 200);
-    assert_eq!(kv.put("kv", 0, b"other:1", b"not in the filter").await?, 200);
+    assert_eq!(
+        kv.put("kv", 0, b"other:1", b"not in the filter").await?,
+        200
+    );
     let dir = tempfile::tempdir()?;
-    let editor = script(dir.path(), "editor.sh", "printf '%s' 'edited in $EDITOR' > \"$1\"")?;
+    let editor = script(
+        dir.path(),
+        "editor.sh",
+        "printf '%s' 'edited in $EDITOR' > \"$1\"",
+    )?;
     let tmux = Tmux::start("edit", &rpkv_command(&broker, dir.path(), &editor))?;
 
     tmux.wait_text("Topics (1)")?;
     tmux.type_text(":topic kv")?;
     tmux.send(&["Enter"])?;
-    tmux.wait_for("both keys", |s| s.contains("user:42") && s.contains("other:1"))?;
+    tmux.wait_for("both keys", |s| {
+        s.contains("user:42") && s.contains("other:1")
+    })?;
     tmux.type_text("/user:")?;
     tmux.send(&["Enter"])?;
     let s = tmux.wait_text("prefix user:")?;
-    tmux.wait_for("filtered table", |s| s.contains("user:42") && !s.contains("other:1"))
-        .with_context(|| format!("filter did not apply:\n{s}"))?;
+    tmux.wait_for("filtered table", |s| {
+        s.contains("user:42") && !s.contains("other:1")
+    })
+    .with_context(|| format!("filter did not apply:\n{s}"))?;
     tmux.send(&["E"])?;
     let review = tmux.wait_text("Review: edit")?;
     assert!(review.contains(&sha256_hex(b"original value")), "{review}");
-    assert!(review.contains(&sha256_hex(b"edited in $EDITOR")), "{review}");
+    assert!(
+        review.contains(&sha256_hex(b"edited in $EDITOR")),
+        "{review}"
+    );
     assert!(review.contains("ifMatches"), "{review}");
     tmux.send(&["y"])?;
     tmux.wait_text("wrote user:42")?;
-    assert_eq!(kv.get("kv", 0, b"user:42").await?, Some(b"edited in $EDITOR".to_vec()));
+    assert_eq!(
+        kv.get("kv", 0, b"user:42").await?,
+        Some(b"edited in $EDITOR".to_vec())
+    );
     tmux.send(&["q"])?;
     Ok(())
 }
@@ -167,11 +199,17 @@ async fn tui_conflict_when_another_writer_wins() -> Result<()> {
     tmux.wait_text("Review: edit")?;
     tmux.send(&["y"])?;
     let conflict = tmux.wait_text("Conflict (HTTP 409)")?;
-    assert!(conflict.contains(&sha256_hex(b"the other writer")), "{conflict}");
+    assert!(
+        conflict.contains(&sha256_hex(b"the other writer")),
+        "{conflict}"
+    );
     assert!(conflict.contains("the other writer"), "{conflict}");
     tmux.send(&["Escape"])?;
     tmux.wait_text("the other writer's value stays")?;
-    assert_eq!(kv.get("kv", 0, b"user:42").await?, Some(b"the other writer".to_vec()));
+    assert_eq!(
+        kv.get("kv", 0, b"user:42").await?,
+        Some(b"the other writer".to_vec())
+    );
     tmux.send(&["q"])?;
     Ok(())
 }

@@ -366,8 +366,8 @@ impl App {
             Action::Down => self.move_by(1),
             Action::PageUp => self.move_by(-(self.table_height.max(2) as isize - 1)),
             Action::PageDown => self.move_by(self.table_height.max(2) as isize - 1),
-            Action::Top => self.to_edge(true),
-            Action::Bottom => self.to_edge(false),
+            Action::Top => self.jump_edge(true),
+            Action::Bottom => self.jump_edge(false),
             Action::Open => self.open(),
             Action::Back => self.back(),
             Action::NextPane => self.focus = self.focus.next(),
@@ -464,7 +464,7 @@ impl App {
         }
     }
 
-    fn to_edge(&mut self, top: bool) {
+    fn jump_edge(&mut self, top: bool) {
         match self.focus {
             Focus::Topics => {
                 self.topic_cursor = if top {
@@ -1362,10 +1362,10 @@ impl App {
                     self.conn = Conn::Connected;
                     let selected = self.selected_topic().map(|t| t.name.clone());
                     self.topics = topics;
-                    if let Some(name) = selected {
-                        if let Some(i) = self.topics.iter().position(|t| t.name == name) {
-                            self.topic_cursor = i;
-                        }
+                    if let Some(i) =
+                        selected.and_then(|name| self.topics.iter().position(|t| t.name == name))
+                    {
+                        self.topic_cursor = i;
                     }
                     self.topic_cursor = self.topic_cursor.min(self.topics.len().saturating_sub(1));
                     if let Some(name) = self.open_on_start.take() {

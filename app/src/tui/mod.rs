@@ -201,16 +201,13 @@ async fn event_loop(
         dirty = tokio::select! {
             Some(ev) = events.recv() => app.on_event(ev),
             Some(resp) = replies.recv() => {
-                let started = matches!(resp.reply, backend::Reply::DevBroker(Ok(_)));
                 let addr = match &resp.reply {
                     backend::Reply::DevBroker(Ok(a)) => Some(*a),
                     _ => None,
                 };
                 app.on_response(resp);
-                if started {
-                    if let Some(addr) = addr {
-                        connect_dev(app, addr, opts).await;
-                    }
+                if let Some(addr) = addr {
+                    connect_dev(app, addr, opts).await;
                 }
                 true
             }
