@@ -45,6 +45,15 @@ pub struct ServeArgs {
     /// How often retention and compaction run, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub retention_check_ms: u64,
+    /// PEM certificate chain: serve HTTPS instead of HTTP (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require HTTP basic auth USER:PASSWORD on every endpoint but /status/ready.
+    #[arg(long, value_name = "USER:PASSWORD", env = "DEVBROKER_BASIC_AUTH", hide_env_values = true)]
+    pub basic_auth: Option<http::auth::BasicAuth>,
 }
 
 impl ServeArgs {
@@ -59,6 +68,9 @@ impl ServeArgs {
             max_request_bytes: http::DEFAULT_MAX_REQUEST_BYTES,
             max_db_size: 256 << 30,
             retention_check_ms: 10_000,
+            tls_cert: None,
+            tls_key: None,
+            basic_auth: None,
         }
     }
 }
@@ -143,12 +155,22 @@ pub async fn run(
             source,
         })?;
     let http_addr = listener.local_addr().map_err(ServeError::Http)?;
-    if !http_addr.ip().is_loopback() {
+    if !http_addr.ip().is_loopback() && args.basic_auth.is_none() {
         tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let state = AppState::new(store.clone()).with_stopping(stop_rx.clone());
-    let app = http::router(state.clone(), args.max_request_bytes);
+    let mut app = http::router(state.clone(), args.max_request_bytes);
+    if let Some(auth) = args.basic_auth.clone() {
+        app = app.layer(axum::middleware::from_fn_with_state(
+            Arc::new(auth),
+            http::auth::require,
+        ));
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(http::tls::load(cert, key).await.map_err(ServeError::Http)?),
+        _ => None,
+    };
 
     let maintenance = tokio::spawn(maintain_loop(
         store.clone(),
@@ -173,9 +195,10 @@ pub async fn run(
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
         }
     };
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(graceful)
-        .await;
+    let served = match tls {
+        Some(config) => http::tls::serve(listener, app, config, graceful).await,
+        None => axum::serve(listener, app).with_graceful_shutdown(graceful).await,
+    };
     let _ = stop_rx.wait_for(|s| *s).await;
     maintenance.abort();
     store.close().await?;

@@ -121,14 +121,16 @@ fn kafka_error(code: i16, message: Option<&StrBytes>) -> Option<Error> {
 }
 
 fn config_source(code: i8) -> &'static str {
+    // DescribeConfigs v1+ ConfigSource codes.
     match code {
         1 => "DYNAMIC_TOPIC_CONFIG",
-        2 => "DYNAMIC_BROKER_LOGGER_CONFIG",
-        3 => "DYNAMIC_BROKER_CONFIG",
-        4 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
-        5 => "STATIC_BROKER_CONFIG",
-        6 => "DEFAULT_CONFIG",
-        7 => "DYNAMIC_CLIENT_METRICS_CONFIG",
+        2 => "DYNAMIC_BROKER_CONFIG",
+        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        4 => "STATIC_BROKER_CONFIG",
+        5 => "DEFAULT_CONFIG",
+        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
+        7 => "CLIENT_METRICS_CONFIG",
+        8 => "GROUP_CONFIG",
         _ => "UNKNOWN",
     }
 }

@@ -377,9 +377,40 @@ pub fn main_with(opts: Options) -> std::process::ExitCode {
     }
 }
 
-/// `$XDG_DATA_HOME/rpkv/devbroker`: data dir of the embedded dev broker.
-pub fn default_dev_data_dir() -> PathBuf {
-    xdg_dir("XDG_DATA_HOME", ".local/share")
-        .map(|d| d.join("rpkv").join("devbroker"))
-        .unwrap_or_else(|| PathBuf::from(".devbroker"))
+/// `rpkv` without a subcommand: the connection flags and profiles of the CLI,
+/// then the TUI.
+pub fn main_from_cli(conn: &crate::cli::ConnArgs) -> std::process::ExitCode {
+    let config = match conn.client_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rpkv: {}", format!("{e:#}").replace(['\n', '\r'], " "));
+            return std::process::ExitCode::from(1);
+        }
+    };
+    let profiles = conn
+        .config_path()
+        .ok()
+        .and_then(|p| crate::config::ConfigFile::load(&p).ok())
+        .map(|f| f.profiles.into_keys().collect())
+        .unwrap_or_default();
+    let base = conn.clone();
+    let resolve: ProfileResolver = Box::new(move |name: &str| {
+        // The chosen profile wins over connection flags given at start.
+        let args = crate::cli::ConnArgs {
+            profile: Some(name.to_owned()),
+            config: base.config.clone(),
+            timeout: base.timeout,
+            ..Default::default()
+        };
+        args.client_config()
+    });
+    main_with(Options {
+        explicit_target: conn.http_url.is_some() || config.profile.is_some(),
+        config,
+        profiles,
+        resolve_profile: Some(resolve),
+        dev_data_dir: crate::config::default_dev_data_dir(),
+        keys_file: None,
+        topic: None,
+    })
 }

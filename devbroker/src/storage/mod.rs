@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use error::{StoreError, display_key};
 pub use maintain::MaintainReport;
 pub use records::{Header, PartitionState, Record, StoredRecord, TopicMeta};
-pub use writer::{AppendResult, ConfigChange};
+pub use writer::{AppendResult, ConfigChange, check_key};
 
 use crate::config::TopicConfig;
 use crate::metrics::Metrics;
