@@ -52,7 +52,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Require HTTP basic auth USER:PASSWORD on every endpoint but /status/ready.
-    #[arg(long, value_name = "USER:PASSWORD", env = "DEVBROKER_BASIC_AUTH", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "DEVBROKER_BASIC_AUTH",
+        hide_env_values = true
+    )]
     pub basic_auth: Option<http::auth::BasicAuth>,
 }
 
@@ -168,7 +173,9 @@ pub async fn run(
         ));
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(http::tls::load(cert, key).await.map_err(ServeError::Http)?),
+        (Some(cert), Some(key)) => {
+            Some(http::tls::load(cert, key).await.map_err(ServeError::Http)?)
+        }
         _ => None,
     };
 
@@ -197,7 +204,11 @@ pub async fn run(
     };
     let served = match tls {
         Some(config) => http::tls::serve(listener, app, config, graceful).await,
-        None => axum::serve(listener, app).with_graceful_shutdown(graceful).await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await
+        }
     };
     let _ = stop_rx.wait_for(|s| *s).await;
     maintenance.abort();

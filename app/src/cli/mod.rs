@@ -92,8 +92,14 @@ pub fn main() -> ExitCode {
         .is_some_and(|s| s == clap::parser::ValueSource::DefaultValue);
     let Some(command) = cli.command else {
         // TUI entry point (issue #6): `rpkv` with no subcommand opens the TUI
-        // (which logs to a file, so no stderr subscriber here).
-        return crate::tui::main_from_cli(&cli.conn);
+        // in a terminal (it logs to a file, so no stderr subscriber here);
+        // without one it prints help.
+        if crate::tui::has_terminal() {
+            return crate::tui::main_from_cli(&cli.conn);
+        }
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let _ = cmd.print_help();
+        return ExitCode::from(EXIT_USAGE);
     };
     init_tracing(matches!(command, Command::Dev(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -414,3 +414,9 @@ pub fn main_from_cli(conn: &crate::cli::ConnArgs) -> std::process::ExitCode {
         topic: None,
     })
 }
+
+/// True when stdin and stdout are a terminal (else the TUI cannot run).
+pub fn has_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
