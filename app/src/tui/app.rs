@@ -1469,7 +1469,7 @@ impl App {
                     self.reload_scan();
                 }
                 (WritePurpose::Reviewed(p), Err(e)) if e.is_precondition_failed() => {
-                    self.error("409: the key changed since it was read; nothing written");
+                    self.error("409: changed since read; nothing written");
                     let keys = vec![(p.partition, p.key.clone())];
                     let topic = p.topic.clone();
                     self.request(Request::Get {

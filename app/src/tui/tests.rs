@@ -548,6 +548,14 @@ async fn tui_errors_503_and_read_only() {
     h.app.open_topic(&ghost, Some(7));
     h.settle().await;
     snap!("tui_error_503", h);
+    // Esc cancels a running request; the UI stays usable.
+    h.app.command("topic demo");
+    assert!(h.app.busy());
+    h.app
+        .on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(!h.app.busy());
+    h.settle().await;
+    assert!(h.status().contains("cancelled"), "{}", h.status());
     // A read-only profile refuses writes with a message.
     let mut config = broker.config();
     config.read_only = true;
