@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::config::TopicSpec;
 use crate::http::{self, AppState};
+use crate::kafka::{self, KafkaListener};
 use crate::metrics::Metrics;
 use crate::storage::{Store, StoreError, StoreOptions, now_ms};
 
@@ -39,6 +40,9 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = http::DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
+    /// Largest Kafka request frame accepted, in bytes; a larger one closes the connection.
+    #[arg(long, default_value_t = kafka::DEFAULT_MAX_REQUEST_BYTES)]
+    pub kafka_max_request_bytes: usize,
     /// Ceiling of the LMDB map in bytes; writes get 507 once it is reached.
     #[arg(long, default_value_t = 256 << 30)]
     pub max_db_size: usize,
@@ -71,6 +75,7 @@ impl ServeArgs {
             tier: None,
             topics: Vec::new(),
             max_request_bytes: http::DEFAULT_MAX_REQUEST_BYTES,
+            kafka_max_request_bytes: kafka::DEFAULT_MAX_REQUEST_BYTES,
             max_db_size: 256 << 30,
             retention_check_ms: 10_000,
             tls_cert: None,
@@ -87,6 +92,11 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}; pick another address with --http-addr")]
     Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot listen for Kafka on {addr}: {source}; pick another address with --kafka-addr")]
+    KafkaBind {
         addr: SocketAddr,
         source: std::io::Error,
     },
@@ -151,7 +161,15 @@ pub async fn run(
         .tier
         .clone()
         .unwrap_or_else(|| format!("file://{}/bucket", args.data_dir.display()));
-    tracing::info!(kafka_addr = %args.kafka_addr, tier = %tier, "Kafka listener and tiering are not implemented yet; flags recorded");
+    tracing::info!(tier = %tier, "tiering is not implemented yet; flag recorded");
+
+    let kafka_listener = KafkaListener::bind(args.kafka_addr)
+        .await
+        .map_err(|source| ServeError::KafkaBind {
+            addr: args.kafka_addr,
+            source,
+        })?;
+    let kafka_addr = kafka_listener.local_addr();
 
     let listener = TcpListener::bind(args.http_addr)
         .await
@@ -184,11 +202,17 @@ pub async fn run(
         Duration::from_millis(args.retention_check_ms.max(10)),
     ));
 
+    let kafka_task = tokio::spawn(kafka_listener.serve(
+        store.clone(),
+        args.kafka_max_request_bytes,
+        stop_rx.clone(),
+    ));
+
     state.ready.store(true, Ordering::Release);
-    tracing::info!(%http_addr, "serving HTTP");
+    tracing::info!(%http_addr, %kafka_addr, "serving HTTP and Kafka");
     on_ready(&Listening {
         http_addr,
-        kafka_addr: None,
+        kafka_addr: Some(kafka_addr),
     });
 
     tokio::spawn(async move {
@@ -211,6 +235,9 @@ pub async fn run(
         }
     };
     let _ = stop_rx.wait_for(|s| *s).await;
+    if let Err(e) = kafka_task.await {
+        tracing::warn!(error = %e, "Kafka listener task failed");
+    }
     maintenance.abort();
     store.close().await?;
     served.map_err(ServeError::Http)?;

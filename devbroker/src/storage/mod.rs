@@ -9,6 +9,7 @@ mod error;
 pub mod keys;
 mod maintain;
 pub mod records;
+mod seek;
 #[cfg(test)]
 mod tests;
 mod writer;
