@@ -1,5 +1,18 @@
 //! The `rpkv` binary.
 
-fn main() -> std::process::ExitCode {
-    rpkv::cli::main()
+use std::process::ExitCode;
+
+use rpkv::cli;
+
+fn main() -> ExitCode {
+    let parsed = cli::parse();
+    if parsed.cli.command.is_none() {
+        // TUI entry point (issue #6): `rpkv` with no subcommand opens the TUI
+        // in a terminal (it logs to a file); without one it prints the help.
+        if rpkv::tui::has_terminal() {
+            return rpkv::tui::main_from_cli(&parsed.cli.conn);
+        }
+        return cli::usage();
+    }
+    cli::run(parsed)
 }

@@ -102,6 +102,15 @@ impl RecordFormat {
         Ok(RecordFormat { tokens })
     }
 
+    /// The literal that ends every record, if the format ends with one (`\n` in
+    /// `%k %v\n`): input can be cut after it without splitting a record.
+    pub fn terminator(&self) -> Option<&[u8]> {
+        match self.tokens.last() {
+            Some(Token::Literal(l)) => Some(l),
+            _ => None,
+        }
+    }
+
     /// Writes one record.
     pub fn render(&self, r: &RecordFields<'_>, out: &mut Vec<u8>) {
         for t in &self.tokens {
@@ -232,5 +241,7 @@ mod tests {
         );
         assert_eq!(out, b"t/2@7 k=vv (1,2) 100%\n");
         assert!(RecordFormat::parse("%x").is_err());
+        assert_eq!(f.terminator(), Some(&b") 100%\n"[..]));
+        assert_eq!(RecordFormat::parse("%k=%v").unwrap().terminator(), None);
     }
 }

@@ -414,3 +414,41 @@ fn partitioner_errors_name_the_topic() {
     let line = r.run(&["kv", "scan", "nosuch"]).fails(1);
     assert!(line.contains("nosuch"), "{line}");
 }
+
+#[test]
+fn produce_streams_records_as_stdin_delivers_them() {
+    use std::io::Write;
+    let (_b, r) = kafka_broker(&["--topic", "stream:2"]);
+    let mut cmd = r.command(&["topic", "produce", "stream", "-f", "%k %v\\n"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"first 1\n").unwrap();
+    stdin.flush().unwrap();
+    // The record is there while stdin is still open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = r
+            .run(&["kv", "get", "stream", "first", "--format", "json"])
+            .ok();
+        if out.json()[0]["found"] == true {
+            assert_eq!(out.json()[0]["value"], "1");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "record not produced before EOF"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    stdin.write_all(b"second 2").unwrap();
+    drop(stdin);
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(String::from_utf8_lossy(&done.stdout).lines().count(), 2);
+    let out = r
+        .run(&["kv", "get", "stream", "second", "--format", "json"])
+        .ok();
+    assert_eq!(out.json()[0]["value"], "2");
+}

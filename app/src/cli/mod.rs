@@ -79,9 +79,28 @@ pub enum Command {
     },
 }
 
-/// Parses the command line (usage errors exit 2) and runs the command.
-pub fn main() -> ExitCode {
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+/// The clap command, with `rpkv dev`'s data dir default described as the XDG one.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command().mut_subcommand("dev", |dev| {
+        dev.mut_arg("data_dir", |a| {
+            a.hide_default_value(true).help(
+                "Directory of the LMDB environment (created if missing) \
+                 [default: $XDG_DATA_HOME/rpkv/devbroker]",
+            )
+        })
+    })
+}
+
+/// A parsed command line.
+pub struct Parsed {
+    pub cli: Cli,
+    /// `rpkv dev` got no --data-dir (and no DEVBROKER_DATA_DIR): use the XDG data dir.
+    dev_data_dir_defaulted: bool,
+}
+
+/// Parses the command line; usage errors print and exit 2, `--help` exits 0.
+pub fn parse() -> Parsed {
+    let matches = command().get_matches();
     let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
@@ -90,18 +109,30 @@ pub fn main() -> ExitCode {
         .subcommand_matches("dev")
         .and_then(|m| m.value_source("data_dir"))
         .is_some_and(|s| s == clap::parser::ValueSource::DefaultValue);
-    let Some(command) = cli.command else {
-        // TUI entry point (issue #6): `rpkv` with no subcommand opens the TUI
-        // in a terminal (it logs to a file, so no stderr subscriber here);
-        // without one it prints help.
-        if crate::tui::has_terminal() {
-            return crate::tui::main_from_cli(&cli.conn);
-        }
-        let mut cmd = <Cli as clap::CommandFactory>::command();
-        let _ = cmd.print_help();
-        return ExitCode::from(EXIT_USAGE);
+    Parsed {
+        cli,
+        dev_data_dir_defaulted,
+    }
+}
+
+/// Prints the help and returns the usage exit code.
+pub fn usage() -> ExitCode {
+    let mut cmd = command();
+    let _ = cmd.print_help();
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Runs a subcommand; errors are one line on stderr and exit 1 (3 for a failed
+/// precondition). Without a subcommand it prints the help (exit 2).
+pub fn run(parsed: Parsed) -> ExitCode {
+    let Parsed {
+        cli,
+        dev_data_dir_defaulted,
+    } = parsed;
+    let Some(sub) = cli.command else {
+        return usage();
     };
-    init_tracing(matches!(command, Command::Dev(_)));
+    init_tracing(matches!(sub, Command::Dev(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,13 +144,13 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match command {
+        match sub {
             Command::Kv(c) => kv::run(&cli.conn, c).await,
             Command::Topic(c) => topic::run(&cli.conn, c).await,
             Command::Profile(c) => profile::run(&cli.conn, c),
             Command::Dev(args) => dev::run(args, dev_data_dir_defaulted).await,
             Command::Completions { shell } => {
-                let mut cmd = <Cli as clap::CommandFactory>::command();
+                let mut cmd = command();
                 clap_complete::generate(shell, &mut cmd, "rpkv", &mut std::io::stdout());
                 Ok(())
             }
@@ -181,7 +212,7 @@ mod tests {
 
     #[test]
     fn cli_definition_is_consistent() {
-        <Cli as clap::CommandFactory>::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]

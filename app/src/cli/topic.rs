@@ -1,6 +1,6 @@
 //! `rpkv topic list|create|describe|delete|produce|consume`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -361,6 +361,72 @@ async fn describe(client: &Client, topic: &str, format: OutputFormat) -> Result<
     }
 }
 
+/// Sends parsed records as they are read, remembering the partition count.
+struct Producer<'a> {
+    client: &'a Client,
+    topic: &'a str,
+    fixed_key: Option<Vec<u8>>,
+    partition: i32,
+    partition_count: Option<i32>,
+    output: OutputFormat,
+    produced: Vec<crate::client::ProduceOffset>,
+}
+
+impl Producer<'_> {
+    async fn send(&mut self, parsed: Vec<crate::record_format::ParsedRecord>) -> Result<()> {
+        let mut records = Vec::with_capacity(parsed.len());
+        for r in parsed {
+            let key = self.fixed_key.clone().or(r.key);
+            let p = match (self.partition, r.partition, &key) {
+                (p, _, _) if p >= 0 => Some(p),
+                (_, Some(p), _) => Some(p),
+                (_, None, Some(k)) => {
+                    let n = match self.partition_count {
+                        Some(n) => n,
+                        None => {
+                            let topic = self.topic;
+                            let n =
+                                self.client.partition_count(topic).await.with_context(|| {
+                                    format!("topic {topic:?}: looking up the partition count")
+                                })?;
+                            self.partition_count = Some(n);
+                            n
+                        }
+                    };
+                    Some(partition_for_key(k, n))
+                }
+                (_, None, None) => None,
+            };
+            records.push(OutgoingRecord {
+                key,
+                value: r.value,
+                partition: p,
+            });
+        }
+        for chunk in records.chunks(500) {
+            let offsets = self
+                .client
+                .produce(self.topic, chunk.to_vec())
+                .await
+                .with_context(|| format!("producing to topic {:?}", self.topic))?;
+            if self.output == OutputFormat::Text {
+                let mut s = String::new();
+                for o in &offsets {
+                    s.push_str(&format!(
+                        "Produced to partition {} at offset {}.\n",
+                        o.partition, o.offset
+                    ));
+                }
+                print_text(&s)?;
+            }
+            self.produced.extend(offsets);
+        }
+        Ok(())
+    }
+}
+
+/// Reads stdin as it arrives: every complete record (up to the format's final
+/// delimiter) is produced right away, so `tail -f log | rpkv topic produce` works.
 async fn produce(
     client: &Client,
     topic: &str,
@@ -369,64 +435,54 @@ async fn produce(
     partition: i32,
     output: OutputFormat,
 ) -> Result<()> {
+    use tokio::io::AsyncReadExt;
+
     let fmt = RecordFormat::parse(format).map_err(|e| anyhow::anyhow!("-f: {e}"))?;
-    let mut input = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut input)
-        .context("reading stdin")?;
-    let parsed = fmt
-        .parse_records(&input)
-        .map_err(|e| anyhow::anyhow!("parsing stdin with -f {format:?}: {e}"))?;
-    let fixed_key = key.map(String::into_bytes);
-    let mut count: Option<i32> = None;
-    let mut records = Vec::with_capacity(parsed.len());
-    for r in parsed {
-        let key = fixed_key.clone().or(r.key);
-        let p = match (partition, r.partition, &key) {
-            (p, _, _) if p >= 0 => Some(p),
-            (_, Some(p), _) => Some(p),
-            (_, None, Some(k)) => {
-                let n = match count {
-                    Some(n) => n,
-                    None => {
-                        let n = client.partition_count(topic).await.with_context(|| {
-                            format!("topic {topic:?}: looking up the partition count")
-                        })?;
-                        count = Some(n);
-                        n
-                    }
-                };
-                Some(partition_for_key(k, n))
-            }
-            (_, None, None) => None,
-        };
-        records.push(OutgoingRecord {
-            key,
-            value: r.value,
-            partition: p,
-        });
-    }
-    let mut produced = Vec::new();
-    for chunk in records.chunks(500) {
-        let offsets = client
-            .produce(topic, chunk.to_vec())
-            .await
-            .with_context(|| format!("producing to topic {topic:?}"))?;
-        produced.extend(offsets);
-    }
-    match output {
-        OutputFormat::Json => print_json(&produced),
-        OutputFormat::Text => {
-            let mut s = String::new();
-            for o in &produced {
-                s.push_str(&format!(
-                    "Produced to partition {} at offset {}.\n",
-                    o.partition, o.offset
-                ));
-            }
-            print_text(&s)
+    let parse = |bytes: &[u8]| {
+        fmt.parse_records(bytes)
+            .map_err(|e| anyhow::anyhow!("parsing stdin with -f {format:?}: {e}"))
+    };
+    let mut producer = Producer {
+        client,
+        topic,
+        fixed_key: key.map(String::into_bytes),
+        partition,
+        partition_count: None,
+        output,
+        produced: Vec::new(),
+    };
+    let terminator = fmt.terminator().map(<[u8]>::to_vec);
+    let mut stdin = tokio::io::stdin();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = stdin.read(&mut chunk).await.context("reading stdin")?;
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&chunk[..n]);
+        if let Some(t) = &terminator
+            && let Some(end) = rfind(&pending, t)
+        {
+            let rest = pending.split_off(end + t.len());
+            let complete = std::mem::replace(&mut pending, rest);
+            producer.send(parse(&complete)?).await?;
         }
     }
+    if !pending.is_empty() {
+        producer.send(parse(&pending)?).await?;
+    }
+    match output {
+        OutputFormat::Json => print_json(&producer.produced),
+        OutputFormat::Text => Ok(()),
+    }
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 async fn consume(

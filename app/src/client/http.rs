@@ -190,6 +190,110 @@ fn status_error(status: StatusCode, body: &[u8]) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A tiny HTTP server answering 503 to the first `failures` requests, then
+    /// 200 with `body`; counts the requests it saw.
+    async fn flaky_server(failures: usize, body: &'static str) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                // Read the head and the body (Content-Length) before answering.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(k) = sock.read(&mut chunk).await {
+                    if k == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..k]);
+                    let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if buf.len() >= head_end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let (status, body) = if n < failures {
+                    (
+                        "503 Service Unavailable",
+                        r#"{"error_code":503,"message":"no leader"}"#,
+                    )
+                } else {
+                    ("200 OK", body)
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            }
+        });
+        (url, seen)
+    }
+
+    fn client(url: &str) -> crate::client::Client {
+        crate::client::Client::new(ClientConfig {
+            http_url: url.to_owned(),
+            backoff: Duration::from_millis(5),
+            ..ClientConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn idempotent_reads_retry_503_with_backoff() {
+        let (url, seen) = flaky_server(2, r#"{"results":[{"key":"Zm9v","value":"YmFy"}]}"#).await;
+        let got = client(&url).get("t", 0, b"foo").await.unwrap();
+        assert_eq!(got.as_deref(), Some(&b"bar"[..]));
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn reads_give_up_after_the_last_attempt() {
+        let (url, seen) = flaky_server(100, "{}").await;
+        let err = client(&url).get("t", 0, b"foo").await.unwrap_err();
+        assert_eq!(err.to_string(), "HTTP 503: no leader");
+        assert_eq!(seen.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn writes_are_not_retried() {
+        let (url, seen) = flaky_server(1, "{}").await;
+        let err = client(&url)
+            .put("t", 0, b"k".to_vec(), b"v".to_vec(), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Http { status: 503, .. }), "{err}");
+        assert_eq!(seen.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn refused_connections_name_the_url() {
+        let err = client("http://127.0.0.1:1")
+            .get("t", 0, b"k")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "cannot connect to http://127.0.0.1:1/kvstore/t/partition/0/batch_get: connection refused"
+        );
+    }
 
     #[test]
     fn status_errors_keep_the_broker_message() {
