@@ -1208,7 +1208,7 @@ impl App {
                         format!("profiles: {}", self.profiles.join(", "))
                     };
                     let cur = self.profile.clone().unwrap_or_else(|| "(none)".into());
-                    self.info(format!("profile {cur} at {}; {list}", self.http_url));
+                    self.info(format!("{list} (current: {cur}; :ctx NAME switches)"));
                 }
                 Some(name) => self.effects.push(Effect::SwitchProfile(name.to_string())),
             },

@@ -302,6 +302,18 @@ async fn tui_help_and_command_line() {
     snap!("tui_get_results", h);
     h.command("scan config user:2").await;
     snap!("tui_scan_range", h);
+    h.app.profiles = vec!["local".into(), "prod".into()];
+    h.command("ctx").await;
+    assert!(
+        h.status().contains("profiles: local, prod"),
+        "{}",
+        h.status()
+    );
+    h.command("ctx prod").await;
+    assert_eq!(
+        std::mem::take(&mut h.app.effects),
+        vec![super::app::Effect::SwitchProfile("prod".into())]
+    );
     h.command("bogus").await;
     assert!(h.status().contains("unknown command"), "{}", h.status());
     h.command("q").await;
