@@ -34,6 +34,9 @@ fn rss_kib() -> (u64, u64) {
     (status_kib("RssAnon"), status_kib("RssFile"))
 }
 
+/// Row reached, frame p50/p99/max, (anonymous, file-backed) RSS, rows held.
+type Mark = (usize, Duration, Duration, Duration, (u64, u64), usize);
+
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -116,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
     app.command("topic big");
     let rss_start = rss_kib();
     let mut frames: Vec<Duration> = Vec::new();
-    let mut report: Vec<(usize, Duration, Duration, Duration, (u64, u64), usize)> = Vec::new();
+    let mut report: Vec<Mark> = Vec::new();
     let mut next_mark = n / 10;
     let started = Instant::now();
     let mut steps = 0usize;
