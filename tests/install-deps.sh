@@ -9,6 +9,7 @@ need curl curl
 need jq jq
 need kcat kcat
 need python3 python3
+need tmux tmux
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
 
 if ((${#apt_packages[@]})); then

@@ -5,9 +5,11 @@
 //! - [`format`]: byte formats (utf8, hex, base64) and text tables.
 //! - [`record_format`]: rpk-style `-f '%k %v\n'` record formats.
 //! - [`cli`]: the `rpkv` command line.
+//! - [`tui`]: the terminal UI that `rpkv` opens without a subcommand.
 
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod format;
 pub mod record_format;
+pub mod tui;

@@ -12,9 +12,11 @@ static ALLOC: devbroker::alloc::LazyHugeAlloc = devbroker::alloc::LazyHugeAlloc;
 fn main() -> ExitCode {
     let parsed = cli::parse();
     if parsed.cli.command.is_none() {
-        // TUI entry point (issue #6): `rpkv` with no subcommand will open the TUI
-        // here, built on `rpkv::client::Client` and `parsed.cli.conn.client()`.
-        // Until then it prints the help and exits with the usage code.
+        // TUI entry point (issue #6): `rpkv` with no subcommand opens the TUI
+        // in a terminal (it logs to a file); without one it prints the help.
+        if rpkv::tui::has_terminal() {
+            return rpkv::tui::main_from_cli(&parsed.cli.conn);
+        }
         return cli::usage();
     }
     cli::run(parsed)

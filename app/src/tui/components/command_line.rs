@@ -1,0 +1,58 @@
+//! The bottom line: the `:` command / `/` filter / new-key prompt while one is
+//! open, else key hints for the focused pane.
+
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::super::action::Action;
+use super::super::app::{App, Focus, InputKind, Overlay};
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    if let Overlay::Input { kind, text } = &app.overlay {
+        let prompt = match kind {
+            InputKind::Command => ":",
+            InputKind::Filter => "/",
+            InputKind::NewKey => "new key: ",
+        };
+        let line = Line::from(vec![
+            Span::styled(prompt, t.key_hint()),
+            Span::raw(text.clone()),
+        ]);
+        f.render_widget(Paragraph::new(line), area);
+        let x =
+            area.x + (prompt.len() + unicode_width::UnicodeWidthStr::width(text.as_str())) as u16;
+        f.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+        return;
+    }
+    let k = |a: Action| app.keymap.hint(a);
+    let pairs: Vec<(String, &str)> = match app.focus {
+        Focus::Topics | Focus::Partitions => vec![
+            (k(Action::Open), "open"),
+            (k(Action::NextPane), "pane"),
+            (k(Action::Command), "command"),
+            (k(Action::Refresh), "refresh"),
+            (k(Action::Help), "help"),
+            (k(Action::Quit), "quit"),
+        ],
+        Focus::Scan | Focus::Value => vec![
+            (k(Action::Filter), "filter"),
+            (k(Action::Edit), "edit"),
+            (k(Action::EditExternal), "$EDITOR"),
+            (k(Action::NewKey), "new"),
+            (k(Action::Delete), "delete"),
+            (k(Action::Select), "select"),
+            (k(Action::History), "history"),
+            (k(Action::Copy), "copy"),
+            (k(Action::KeyFormat), "key fmt"),
+            (k(Action::ValueFormat), "value fmt"),
+            (k(Action::Help), "help"),
+        ],
+    };
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+    let mut line = super::hint_line(t, &refs);
+    line.spans.insert(0, Span::raw(" "));
+    f.render_widget(Paragraph::new(line), area);
+}

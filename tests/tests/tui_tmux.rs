@@ -1,0 +1,215 @@
+//! The rpkv TUI in a real terminal: tmux runs the built `rpkv` binary against
+//! the real `devbroker` binary, keys are sent with `send-keys` and the screen
+//! is read with `capture-pane`.
+//!
+//! 1. `:topic`, `/` filter, `E` with EDITOR set to a script that rewrites the
+//!    file, review, `y`: the broker has the new value.
+//! 2. The editor script changes the key through the HTTP API (another writer)
+//!    before saving: the write gets 409, the conflict view appears, Esc
+//!    cancels, and the other writer's value survives.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rpkv_e2e::{Broker, Kv, b64, bin_path, sha256_hex};
+
+/// One tmux server (own socket) running one rpkv session.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, command: &str) -> Result<Tmux> {
+        let socket = format!("rpkv-e2e-{}-{name}", std::process::id());
+        let t = Tmux { socket };
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &t.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "main",
+                "-x",
+                "120",
+                "-y",
+                "36",
+            ])
+            .arg(command)
+            .status()
+            .context("running tmux (install it: apt-get install tmux)")?;
+        if !status.success() {
+            bail!("tmux new-session failed: {status}");
+        }
+        Ok(t)
+    }
+
+    fn send(&self, keys: &[&str]) -> Result<()> {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "main"])
+            .args(keys)
+            .status()?;
+        if !status.success() {
+            bail!("tmux send-keys {keys:?} failed");
+        }
+        Ok(())
+    }
+
+    /// Types text literally (no key-name lookup).
+    fn type_text(&self, text: &str) -> Result<()> {
+        self.send(&["-l", text])
+    }
+
+    fn screen(&self) -> Result<String> {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "main"])
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Waits until the screen satisfies `pred`; fails with the last screen.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen()?;
+            if pred(&s) {
+                return Ok(s);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_text(&self, text: &str) -> Result<String> {
+        self.wait_for(text, |s| s.contains(text))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\nset -e\n{body}\n"))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}
+
+fn rpkv_command(broker: &Broker, dir: &Path, editor: &Path) -> String {
+    format!(
+        "env EDITOR='{}' VISUAL= XDG_STATE_HOME='{}' XDG_CONFIG_HOME='{}' '{}' --http-url '{}' --brokers 127.0.0.1:1; sleep 30",
+        editor.display(),
+        dir.join("state").display(),
+        dir.join("config").display(),
+        bin_path("rpkv").display(),
+        broker.url(),
+    )
+}
+
+#[tokio::test]
+async fn tui_edit_in_editor_writes_with_cas() -> Result<()> {
+    let broker = Broker::start(&["--topic", "kv:1"])?;
+    let kv = Kv::new(broker.url());
+    assert_eq!(kv.put("kv", 0, b"user:42", b"original value").await?, 200);
+    assert_eq!(
+        kv.put("kv", 0, b"other:1", b"not in the filter").await?,
+        200
+    );
+    let dir = tempfile::tempdir()?;
+    let editor = script(
+        dir.path(),
+        "editor.sh",
+        "printf '%s' 'edited in $EDITOR' > \"$1\"",
+    )?;
+    let tmux = Tmux::start("edit", &rpkv_command(&broker, dir.path(), &editor))?;
+
+    tmux.wait_text("Topics (1)")?;
+    tmux.type_text(":topic kv")?;
+    tmux.send(&["Enter"])?;
+    tmux.wait_for("both keys", |s| {
+        s.contains("user:42") && s.contains("other:1")
+    })?;
+    tmux.type_text("/user:")?;
+    tmux.send(&["Enter"])?;
+    let s = tmux.wait_text("prefix user:")?;
+    tmux.wait_for("filtered table", |s| {
+        s.contains("user:42") && !s.contains("other:1")
+    })
+    .with_context(|| format!("filter did not apply:\n{s}"))?;
+    tmux.send(&["E"])?;
+    let review = tmux.wait_text("Review: edit")?;
+    assert!(review.contains(&sha256_hex(b"original value")), "{review}");
+    assert!(
+        review.contains(&sha256_hex(b"edited in $EDITOR")),
+        "{review}"
+    );
+    assert!(review.contains("ifMatches"), "{review}");
+    tmux.send(&["y"])?;
+    tmux.wait_text("wrote user:42")?;
+    assert_eq!(
+        kv.get("kv", 0, b"user:42").await?,
+        Some(b"edited in $EDITOR".to_vec())
+    );
+    tmux.send(&["q"])?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn tui_conflict_when_another_writer_wins() -> Result<()> {
+    let broker = Broker::start(&["--topic", "kv:1"])?;
+    let kv = Kv::new(broker.url());
+    assert_eq!(kv.put("kv", 0, b"user:42", b"original value").await?, 200);
+    let dir = tempfile::tempdir()?;
+    // While "the user" edits, another writer changes the key.
+    let body = format!(
+        r#"{{"puts":[{{"key":"{}","value":"{}"}}]}}"#,
+        b64(b"user:42"),
+        b64(b"the other writer")
+    );
+    let editor = script(
+        dir.path(),
+        "editor.sh",
+        &format!(
+            "curl -sf -X POST -H 'content-type: application/json' -d '{body}' '{}/kvstore/kv/partition/0/write' >/dev/null\nprintf '%s' 'my edit' > \"$1\"",
+            broker.url()
+        ),
+    )?;
+    let tmux = Tmux::start("conflict", &rpkv_command(&broker, dir.path(), &editor))?;
+
+    tmux.wait_text("Topics (1)")?;
+    tmux.type_text(":topic kv")?;
+    tmux.send(&["Enter"])?;
+    tmux.wait_text("user:42")?;
+    tmux.type_text("/user:")?;
+    tmux.send(&["Enter"])?;
+    tmux.wait_text("prefix user:")?;
+    tmux.send(&["E"])?;
+    tmux.wait_text("Review: edit")?;
+    tmux.send(&["y"])?;
+    let conflict = tmux.wait_text("Conflict (HTTP 409)")?;
+    assert!(
+        conflict.contains(&sha256_hex(b"the other writer")),
+        "{conflict}"
+    );
+    assert!(conflict.contains("the other writer"), "{conflict}");
+    tmux.send(&["Escape"])?;
+    tmux.wait_text("the other writer's value stays")?;
+    assert_eq!(
+        kv.get("kv", 0, b"user:42").await?,
+        Some(b"the other writer".to_vec())
+    );
+    tmux.send(&["q"])?;
+    Ok(())
+}
