@@ -58,21 +58,20 @@ async fn main() -> anyhow::Result<()> {
     let (stop, stop_rx) = oneshot::channel::<()>();
     let (ready_tx, ready_rx) = oneshot::channel();
     let broker = tokio::spawn(async move {
-        let mut ready_tx = Some(ready_tx);
-        let r = devbroker::server::run(
+        let r = devbroker::server::spawn(
             args,
             async move {
                 let _ = stop_rx.await;
             },
             move |l| {
-                if let Some(tx) = ready_tx.take() {
-                    let _ = tx.send(l.http_addr);
-                }
+                let _ = ready_tx.send(l.http_addr);
             },
         )
         .await;
-        if let Err(e) = r {
-            eprintln!("broker: {e}");
+        match r {
+            Ok(Err(e)) => eprintln!("broker: {e}"),
+            Err(e) => eprintln!("broker task: {e}"),
+            Ok(Ok(())) => {}
         }
     });
     let addr = ready_rx.await?;

@@ -346,3 +346,16 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
 }
+
+/// Runs the broker as a background task of the current tokio runtime (for
+/// embedding, e.g. `rpkv`'s TUI). The broker's future is not provably `Send`
+/// to rustc in a generic context (some object_store stream combinators hide
+/// their lifetimes), so it is driven by `block_on` on a blocking thread.
+pub fn spawn(
+    args: ServeArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(&Listening) + Send + 'static,
+) -> tokio::task::JoinHandle<Result<(), ServeError>> {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(run(args, shutdown, on_ready)))
+}

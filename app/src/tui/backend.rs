@@ -472,18 +472,22 @@ pub fn spawn_dev_broker(
         let shutdown = async move {
             let _ = stop_rx.await;
         };
-        let result = devbroker::server::run(args, shutdown, move |l| {
+        let result = devbroker::server::spawn(args, shutdown, move |l| {
             let _ = ready_tx.send(Response {
                 id: 0,
                 reply: Reply::DevBroker(Ok(l.http_addr)),
             });
         })
         .await;
+        let result = match result {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("embedded dev broker task failed: {e}")),
+        };
         if let Err(e) = result {
             tracing::error!(error = %e, "embedded dev broker failed");
             let _ = tx.send(Response {
                 id: 0,
-                reply: Reply::DevBroker(Err(e.to_string())),
+                reply: Reply::DevBroker(Err(e)),
             });
         }
     });

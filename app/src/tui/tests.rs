@@ -40,13 +40,11 @@ impl Broker {
             let shutdown = async move {
                 let _ = stop_rx.await;
             };
-            let mut ready_tx = Some(ready_tx);
-            devbroker::server::run(args, shutdown, move |l| {
-                if let Some(tx) = ready_tx.take() {
-                    let _ = tx.send(l.http_addr);
-                }
+            devbroker::server::spawn(args, shutdown, move |l| {
+                let _ = ready_tx.send(l.http_addr);
             })
             .await
+            .expect("broker task")
             .expect("broker runs");
         });
         let addr = ready_rx.await.expect("broker ready");
