@@ -48,7 +48,8 @@ struct SuiteArgs {
     /// (default 10000,1000000; quick: 100000).
     #[arg(long, value_delimiter = ',')]
     levels: Vec<u64>,
-    /// Key count of the dev-broker-only batch-get run (default 10000000; quick: none; 0: skip).
+    /// Key count of the dev-broker-only batch-get run (default 10000000; with --quick
+    /// or --levels: none; 0: skip).
     #[arg(long)]
     big_keys: Option<u64>,
     /// Warm-up seconds per run (default 2; quick: 1).
@@ -67,6 +68,9 @@ struct SuiteArgs {
     /// instead of starting one, e.g. to profile it.
     #[arg(long)]
     devbroker_addr: Option<SocketAddr>,
+    /// Keys already loaded in the systems (with --devbroker-addr): preload skips them.
+    #[arg(long, default_value_t = 0)]
+    preloaded: u64,
     /// Directory for the systems' data (default: a temporary directory).
     #[arg(long)]
     data_root: Option<PathBuf>,
@@ -748,7 +752,11 @@ async fn suite(args: SuiteArgs) -> Result<()> {
     };
     let big = args
         .big_keys
-        .unwrap_or(if args.quick { 0 } else { 10_000_000 });
+        .unwrap_or(if args.quick || !args.levels.is_empty() {
+            0
+        } else {
+            10_000_000
+        });
     let warmup = Duration::from_secs_f64(args.warmup.unwrap_or(if args.quick { 1.0 } else { 2.0 }));
     let duration =
         Duration::from_secs_f64(args.duration.unwrap_or(if args.quick { 3.0 } else { 10.0 }));
@@ -812,7 +820,7 @@ async fn suite(args: SuiteArgs) -> Result<()> {
     let addr_of = |s: System| addrs.iter().find(|(x, _)| *x == s).map(|(_, a)| *a);
 
     let mut rows: Vec<Row> = Vec::new();
-    let mut loaded = 0u64;
+    let mut loaded = args.preloaded;
     for &level in &levels {
         for &(system, addr) in &addrs {
             if system != System::Noop {
