@@ -597,7 +597,9 @@ async fn run(spec: &RunSpec) -> Result<Row> {
                 };
                 let t1 = Instant::now();
                 match result {
-                    Ok(conflicts) if t0 >= measure_from => {
+                    // An op counts if it completes inside the measured window, so
+                    // that requests slower than the window still count.
+                    Ok(conflicts) if t1 >= measure_from && t1 <= measure_to => {
                         out.hist
                             .saturating_record((t1 - t0).as_micros().max(1) as u64);
                         out.ops += 1;
