@@ -4,12 +4,21 @@
 //!   with group commit.
 //! - [`http`]: the kvstore API and an HTTP Proxy subset (axum).
 //! - [`wire`]: request and response bodies shared with clients.
+//! - [`kafka`]: the Kafka wire protocol listener.
+//! - [`alloc`]: an allocator guard against huge reservations from malformed frames.
 //! - [`server`]: wires it all together with graceful shutdown.
 
+pub mod alloc;
 pub mod config;
 pub mod http;
+pub mod kafka;
 pub mod metrics;
 pub mod partitioner;
 pub mod server;
 pub mod storage;
 pub mod wire;
+
+// Unit tests feed malformed frames to the Kafka decoders; see `alloc`.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOC: alloc::LazyHugeAlloc = alloc::LazyHugeAlloc;

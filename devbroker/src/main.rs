@@ -4,6 +4,11 @@ use clap::{Parser, Subcommand};
 use devbroker::server::{self, ServeArgs};
 use std::io::Write;
 
+// Malformed Kafka frames can ask the protocol decoder for huge, never-used
+// reservations; see `devbroker::alloc`.
+#[global_allocator]
+static ALLOC: devbroker::alloc::LazyHugeAlloc = devbroker::alloc::LazyHugeAlloc;
+
 /// A one-command local stand-in for a Redpanda broker with kvstore.
 #[derive(Parser)]
 #[command(version, about)]

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::config::TopicSpec;
 use crate::http::{self, AppState};
+use crate::kafka::{self, KafkaListener};
 use crate::metrics::Metrics;
 use crate::storage::{Store, StoreError, StoreOptions, now_ms};
 
@@ -39,12 +40,29 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = http::DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
+    /// Largest Kafka request frame accepted, in bytes; a larger one closes the connection.
+    #[arg(long, default_value_t = kafka::DEFAULT_MAX_REQUEST_BYTES)]
+    pub kafka_max_request_bytes: usize,
     /// Ceiling of the LMDB map in bytes; writes get 507 once it is reached.
     #[arg(long, default_value_t = 256 << 30)]
     pub max_db_size: usize,
     /// How often retention and compaction run, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub retention_check_ms: u64,
+    /// PEM certificate chain: serve HTTPS instead of HTTP (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require HTTP basic auth USER:PASSWORD on every endpoint but /status/ready.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "DEVBROKER_BASIC_AUTH",
+        hide_env_values = true
+    )]
+    pub basic_auth: Option<http::auth::BasicAuth>,
 }
 
 impl ServeArgs {
@@ -57,8 +75,12 @@ impl ServeArgs {
             tier: None,
             topics: Vec::new(),
             max_request_bytes: http::DEFAULT_MAX_REQUEST_BYTES,
+            kafka_max_request_bytes: kafka::DEFAULT_MAX_REQUEST_BYTES,
             max_db_size: 256 << 30,
             retention_check_ms: 10_000,
+            tls_cert: None,
+            tls_key: None,
+            basic_auth: None,
         }
     }
 }
@@ -70,6 +92,11 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}; pick another address with --http-addr")]
     Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot listen for Kafka on {addr}: {source}; pick another address with --kafka-addr")]
+    KafkaBind {
         addr: SocketAddr,
         source: std::io::Error,
     },
@@ -134,7 +161,15 @@ pub async fn run(
         .tier
         .clone()
         .unwrap_or_else(|| format!("file://{}/bucket", args.data_dir.display()));
-    tracing::info!(kafka_addr = %args.kafka_addr, tier = %tier, "Kafka listener and tiering are not implemented yet; flags recorded");
+    tracing::info!(tier = %tier, "tiering is not implemented yet; flag recorded");
+
+    let kafka_listener = KafkaListener::bind(args.kafka_addr)
+        .await
+        .map_err(|source| ServeError::KafkaBind {
+            addr: args.kafka_addr,
+            source,
+        })?;
+    let kafka_addr = kafka_listener.local_addr();
 
     let listener = TcpListener::bind(args.http_addr)
         .await
@@ -143,23 +178,38 @@ pub async fn run(
             source,
         })?;
     let http_addr = listener.local_addr().map_err(ServeError::Http)?;
-    if !http_addr.ip().is_loopback() {
+    if !http_addr.ip().is_loopback() && args.basic_auth.is_none() {
         tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let state = AppState::new(store.clone()).with_stopping(stop_rx.clone());
-    let app = http::router(state.clone(), args.max_request_bytes);
+    let app = http::auth::protect(
+        http::router(state.clone(), args.max_request_bytes),
+        args.basic_auth.clone(),
+    );
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(http::tls::load(cert, key).await.map_err(ServeError::Http)?)
+        }
+        _ => None,
+    };
 
     let maintenance = tokio::spawn(maintain_loop(
         store.clone(),
         Duration::from_millis(args.retention_check_ms.max(10)),
     ));
 
+    let kafka_task = tokio::spawn(kafka_listener.serve(
+        store.clone(),
+        args.kafka_max_request_bytes,
+        stop_rx.clone(),
+    ));
+
     state.ready.store(true, Ordering::Release);
-    tracing::info!(%http_addr, "serving HTTP");
+    tracing::info!(%http_addr, %kafka_addr, "serving HTTP and Kafka");
     on_ready(&Listening {
         http_addr,
-        kafka_addr: None,
+        kafka_addr: Some(kafka_addr),
     });
 
     tokio::spawn(async move {
@@ -173,10 +223,18 @@ pub async fn run(
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
         }
     };
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(graceful)
-        .await;
+    let served = match tls {
+        Some(config) => http::tls::serve(listener, app, config, graceful).await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await
+        }
+    };
     let _ = stop_rx.wait_for(|s| *s).await;
+    if let Err(e) = kafka_task.await {
+        tracing::warn!(error = %e, "Kafka listener task failed");
+    }
     maintenance.abort();
     store.close().await?;
     served.map_err(ServeError::Http)?;

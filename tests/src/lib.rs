@@ -5,6 +5,7 @@
 //! executable (`target/<profile>/`); `DEVBROKER_BIN` overrides the broker's path.
 
 pub mod bench;
+pub mod cli;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -381,3 +381,47 @@ async fn sigterm_ends_long_polls_and_exits_zero() {
         "the in-flight poll is answered, not cut"
     );
 }
+
+/// The README's walkthrough runs as written against a fresh broker.
+#[tokio::test]
+async fn readme_walkthrough_works_verbatim() {
+    let b = Broker::start(&["--topic", "example-topic"]).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme.split("### kvstore API walkthrough").nth(1).unwrap();
+    let block = section
+        .split("```bash")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let script = block.replace("http://localhost:18082", &b.url());
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{script}"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        r#"{"results":[{"key":"Zm9v","value":"YmFy"},{"key":"bm9wZQ=="},{"key":"Y291bnRlcg==","value":"MTE="}]}"#,
+        r#"{"entries":[{"key":"dXNlcjoxMjM=","value":"eyJuYW1lIjoiQWxpY2UifQ=="}]}"#,
+        r#""offsets":[{"partition":0,"offset":7}]"#,
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "README output lacks {expected}:\n{stdout}"
+        );
+    }
+    let kv = Kv::new(b.url());
+    assert_eq!(
+        kv.get("example-topic", 0, b"hello").await.unwrap().unwrap(),
+        b"world"
+    );
+    assert_eq!(kv.get("example-topic", 0, b"lock").await.unwrap(), None);
+}

@@ -5,11 +5,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::codec::{self, Encoding};
 use super::error::ApiError;
-use crate::storage::{Store, StoreError};
+use crate::storage::{Store, StoreError, check_key};
 use crate::wire::b64;
 use crate::wire::kvstore::{
     Entry, GetRequest, GetResponse, LookupResult, ScanRequest, ScanResponse, WriteRequest,
@@ -26,63 +27,80 @@ pub(super) fn parse_partition(raw: &str) -> Result<i32, ApiError> {
     })
 }
 
-fn check_key(key: &[u8]) -> Result<(), ApiError> {
-    if key.is_empty() {
-        return Err(ApiError::bad_request("key must not be empty"));
-    }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "key too large: {} bytes > {MAX_KEY_BYTES}",
-            key.len()
-        )));
-    }
-    Ok(())
+/// A decoded kvstore request for an existing kvstore partition.
+struct KvRequest<T> {
+    topic: String,
+    partition: i32,
+    body: T,
+    /// The encoding of the reply.
+    reply: Encoding,
+}
+
+/// What every kvstore endpoint does first: parse the path, decode the body in
+/// the request's encoding, and check that the partition exists and is a kvstore.
+fn kv_request<T>(
+    state: &AppState,
+    (topic, partition): (String, String),
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<KvRequest<T>, ApiError>
+where
+    T: DeserializeOwned + prost::Message + Default,
+{
+    let partition = parse_partition(&partition)?;
+    let enc = Encoding::of_request(headers);
+    let body = codec::decode(enc, body)?;
+    state.store.kv_partition(&topic, partition)?;
+    Ok(KvRequest {
+        topic,
+        partition,
+        body,
+        reply: Encoding::of_reply(headers, enc),
+    })
 }
 
 pub(super) async fn write(
     State(state): State<AppState>,
-    Path((topic, partition)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let partition = parse_partition(&partition)?;
-    let enc = Encoding::of_request(&headers);
-    let req: WriteRequest = codec::decode(enc, body)?;
-    state.store.kv_partition(&topic, partition)?;
-    state.store.kv_write(&topic, partition, req).await?;
-    Ok(codec::encode(
-        Encoding::of_reply(&headers, enc),
-        &WriteResponse {},
-    ))
+    let req: KvRequest<WriteRequest> = kv_request(&state, path, &headers, body)?;
+    state
+        .store
+        .kv_write(&req.topic, req.partition, req.body)
+        .await?;
+    Ok(codec::encode(req.reply, &WriteResponse {}))
 }
 
 pub(super) async fn batch_get(
     State(state): State<AppState>,
-    Path((topic, partition)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let partition = parse_partition(&partition)?;
-    let enc = Encoding::of_request(&headers);
-    let req: GetRequest = codec::decode(enc, body)?;
-    state.store.kv_partition(&topic, partition)?;
-    for key in &req.keys {
+    let req: KvRequest<GetRequest> = kv_request(&state, path, &headers, body)?;
+    for key in &req.body.keys {
         check_key(key)?;
     }
-    let reply = Encoding::of_reply(&headers, enc);
-    let keys = req.keys;
+    let KvRequest {
+        topic,
+        partition,
+        body,
+        reply,
+    } = req;
     if reply == Encoding::Json {
         let body = state
             .store
-            .read(move |s| json_results(s, &topic, partition, &keys))
+            .read(move |s| json_results(s, &topic, partition, &body.keys))
             .await?;
         return Ok(codec::json_response(body));
     }
     let (keys, values) = state
         .store
         .read(move |s| {
-            let values = s.kv_get(&topic, partition, &keys)?;
-            Ok::<_, StoreError>((keys, values))
+            let values = s.kv_get(&topic, partition, &body.keys)?;
+            Ok::<_, StoreError>((body.keys, values))
         })
         .await?;
     let results = keys
@@ -91,6 +109,56 @@ pub(super) async fn batch_get(
         .map(|(key, value)| LookupResult { key, value })
         .collect();
     Ok(codec::encode(reply, &GetResponse { results }))
+}
+
+pub(super) async fn scan(
+    State(state): State<AppState>,
+    Path(path): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let KvRequest {
+        topic,
+        partition,
+        body,
+        reply,
+    }: KvRequest<ScanRequest> = kv_request(&state, path, &headers, body)?;
+    for key in body.start_key.iter().chain(body.end_key.iter()) {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "scan bound too large: {} bytes > {MAX_KEY_BYTES}",
+                key.len()
+            )));
+        }
+    }
+    // Redpanda: a limit of 0 or less (or none) means the default; more than the maximum is clamped.
+    let limit = match body.limit {
+        l if l <= 0 => DEFAULT_SCAN_LIMIT,
+        l => l.min(MAX_SCAN_LIMIT),
+    } as usize;
+    if reply == Encoding::Json {
+        let body = state
+            .store
+            .read(move |s| json_entries(s, &topic, partition, &body, limit))
+            .await?;
+        return Ok(codec::json_response(body));
+    }
+    let entries = state
+        .store
+        .read(move |s| {
+            s.kv_scan(
+                &topic,
+                partition,
+                body.start_key.as_deref(),
+                body.end_key.as_deref(),
+                limit,
+            )
+        })
+        .await?
+        .into_iter()
+        .map(|(key, value)| Entry { key, value })
+        .collect();
+    Ok(codec::encode(reply, &ScanResponse { entries }))
 }
 
 /// The Proto-JSON batch_get reply, written straight from the read transaction
@@ -154,55 +222,6 @@ fn json_entries(
     )?;
     out.extend_from_slice(b"]}");
     Ok(out)
-}
-
-pub(super) async fn scan(
-    State(state): State<AppState>,
-    Path((topic, partition)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let partition = parse_partition(&partition)?;
-    let enc = Encoding::of_request(&headers);
-    let req: ScanRequest = codec::decode(enc, body)?;
-    state.store.kv_partition(&topic, partition)?;
-    for key in req.start_key.iter().chain(req.end_key.iter()) {
-        if key.len() > MAX_KEY_BYTES {
-            return Err(ApiError::bad_request(format!(
-                "scan bound too large: {} bytes > {MAX_KEY_BYTES}",
-                key.len()
-            )));
-        }
-    }
-    // Redpanda: a limit of 0 or less (or none) means the default; more than the maximum is clamped.
-    let limit = match req.limit {
-        l if l <= 0 => DEFAULT_SCAN_LIMIT,
-        l => l.min(MAX_SCAN_LIMIT),
-    } as usize;
-    let reply = Encoding::of_reply(&headers, enc);
-    if reply == Encoding::Json {
-        let body = state
-            .store
-            .read(move |s| json_entries(s, &topic, partition, &req, limit))
-            .await?;
-        return Ok(codec::json_response(body));
-    }
-    let entries = state
-        .store
-        .read(move |s| {
-            s.kv_scan(
-                &topic,
-                partition,
-                req.start_key.as_deref(),
-                req.end_key.as_deref(),
-                limit,
-            )
-        })
-        .await?
-        .into_iter()
-        .map(|(key, value)| Entry { key, value })
-        .collect();
-    Ok(codec::encode(reply, &ScanResponse { entries }))
 }
 
 #[cfg(test)]

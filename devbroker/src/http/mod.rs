@@ -1,11 +1,13 @@
 //! The HTTP listener: the kvstore API, the HTTP Proxy subset, readiness and metrics.
 
+pub mod auth;
 mod codec;
 pub mod error;
 mod kvstore;
 mod proxy;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

@@ -242,7 +242,7 @@ pub(super) async fn records(
                     break read;
                 }
             }
-            _ = stopping.wait_for(|s| *s) => break read,
+            _ = stopped(&mut stopping) => break read,
         }
     };
     let out = read
@@ -283,4 +283,11 @@ fn consumed(
         offset: offset as i64,
         timestamp: Some(r.record.timestamp),
     })
+}
+
+/// Completes once the broker is stopping; never if nobody can stop it.
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    if stopping.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }

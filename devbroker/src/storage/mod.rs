@@ -10,6 +10,7 @@ pub mod keys;
 mod maintain;
 mod readers;
 pub mod records;
+mod seek;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -27,7 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use error::{StoreError, display_key};
 pub use maintain::MaintainReport;
 pub use records::{Header, PartitionState, Record, StoredRecord, TopicMeta};
-pub use writer::{AppendResult, ConfigChange};
+pub use writer::{AppendResult, ConfigChange, check_key};
 
 use crate::config::TopicConfig;
 use crate::metrics::Metrics;

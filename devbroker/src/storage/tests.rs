@@ -294,3 +294,47 @@ fn compaction_keeps_the_latest_value_of_every_key() {
         );
     }
 }
+
+#[test]
+fn a_full_map_fails_writes_clearly_and_keeps_data_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        map_size: 4 << 20,
+        metrics: Arc::new(Metrics::new()),
+    };
+    let store = Store::open(dir.path(), opts).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let spec: TopicSpec = "t:1".parse().unwrap();
+    rt.block_on(store.create_topic("t", 1, spec.config))
+        .unwrap();
+    let big = "x".repeat(60_000);
+    let mut written = 0;
+    let full = loop {
+        match rt.block_on(store.kv_write("t", 0, put(&format!("k{written:04}"), &big))) {
+            Ok(_) => written += 1,
+            Err(e) => break e,
+        }
+        assert!(written < 1000, "a 4 MiB map cannot hold 60 MB");
+    };
+    assert!(matches!(full, StoreError::StorageFull), "{full}");
+    assert!(full.to_string().contains("--max-db-size"));
+    // Concurrent writes in one group: the full one fails, a small one still lands.
+    let (a, b) = rt.block_on(async {
+        tokio::join!(
+            store.kv_write("t", 0, put("huge", &big)),
+            store.kv_write("t", 0, put("tiny", "1")),
+        )
+    });
+    assert!(matches!(a, Err(StoreError::StorageFull)), "{a:?}");
+    let _ = b; // may or may not fit; it must not take the store down
+    // Everything acknowledged is still there and readable.
+    let keys: Vec<Vec<u8>> = (0..written)
+        .map(|i| format!("k{i:04}").into_bytes())
+        .collect();
+    let got = store.kv_get("t", 0, &keys).unwrap();
+    assert!(got.iter().all(|v| v.as_deref() == Some(big.as_bytes())));
+}

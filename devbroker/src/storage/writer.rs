@@ -158,9 +158,13 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
     let started = Instant::now();
     let now = now_ms();
     let store = shared.inner.upgrade().map(|inner| Store { inner });
-    let outcome = apply_all(env, dbs, group, now);
-    let (results, effects) = match outcome {
-        Ok(ok) => ok,
+    // Commits made, each with how many jobs it carried (for the metrics).
+    let mut commits: Vec<usize> = Vec::new();
+    let (results, effects) = match apply_all(env, dbs, group, now) {
+        Ok(ok) => {
+            commits.push(group.len());
+            ok
+        }
         Err(e) if group.len() > 1 => {
             tracing::warn!(error = %e, jobs = group.len(), "group commit failed; retrying jobs one by one");
             let mut results = Vec::with_capacity(group.len());
@@ -168,13 +172,11 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
             for job in group.iter() {
                 match apply_all(env, dbs, std::slice::from_ref(job), now) {
                     Ok((mut r, e)) => {
+                        commits.push(1);
                         results.append(&mut r);
                         effects.extend(e);
                     }
                     Err(e) => results.push(Err(e)),
-                }
-                if let Some(s) = &store {
-                    record_commit(s, 1, started);
                 }
             }
             (results, effects)
@@ -188,7 +190,13 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
                 Effect::TopicRemoved(name) => store.remove_topic(&name),
             }
         }
-        record_commit(store, group.len(), started);
+        let m = store.metrics();
+        for jobs in &commits {
+            m.commits.inc();
+            m.fsyncs.inc();
+            m.commit_batch_size.observe(*jobs as f64);
+        }
+        m.commit_seconds.observe(started.elapsed().as_secs_f64());
         let appended: u64 = results
             .iter()
             .filter_map(|r| match r {
@@ -196,20 +204,12 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
                 _ => None,
             })
             .sum();
-        store.metrics().records_appended.inc_by(appended);
+        m.records_appended.inc_by(appended);
         store.after_commit();
     }
     for (job, result) in group.drain(..).zip(results) {
         let _ = job.reply.send(result);
     }
-}
-
-fn record_commit(store: &Store, jobs: usize, started: Instant) {
-    let m = store.metrics();
-    m.commits.inc();
-    m.fsyncs.inc();
-    m.commit_batch_size.observe(jobs as f64);
-    m.commit_seconds.observe(started.elapsed().as_secs_f64());
 }
 
 type GroupOutcome = (Vec<Result<Applied>>, Vec<Effect>);
@@ -325,7 +325,7 @@ fn check_batch_size<'a>(
 }
 
 /// Checks a key of a kvstore request.
-pub(crate) fn check_key(key: &[u8]) -> Result<()> {
+pub fn check_key(key: &[u8]) -> Result<()> {
     if key.is_empty() {
         return Err(StoreError::InvalidRequest("key must not be empty".into()));
     }

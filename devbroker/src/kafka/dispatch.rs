@@ -1,0 +1,203 @@
+//! One request frame in, one response frame out: header, API and version check,
+//! decoding with `kafka-protocol`, routing to a handler, response header.
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::{
+    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
+    ListOffsetsRequest, MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
+};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use super::KafkaState;
+use super::handlers::{admin, configs, fetch, meta, offsets, produce};
+
+/// What to send back.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A complete response (header and body), without the length prefix.
+    Reply(Bytes),
+    /// Nothing (Produce with acks=0).
+    NoReply,
+}
+
+/// A request the broker cannot answer; the connection is closed.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame of {0} bytes is too short for a request header")]
+    TooShort(usize),
+    #[error("API key {key} version {version} is not supported")]
+    Unsupported { key: i16, version: i16 },
+    #[error("cannot decode {api:?} v{version}: {message}")]
+    Decode {
+        api: ApiKey,
+        version: i16,
+        message: String,
+    },
+    #[error("cannot encode the {api:?} v{version} response: {message}")]
+    Encode {
+        api: ApiKey,
+        version: i16,
+        message: String,
+    },
+}
+
+/// The APIs and versions this broker implements (what ApiVersions advertises).
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 11),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+];
+
+/// The supported version range of an API key, if any.
+pub fn supported_versions(key: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, min, max)| (*min, *max))
+}
+
+fn decode<R: Decodable>(buf: &mut Bytes, api: ApiKey, version: i16) -> Result<R, FrameError> {
+    let decoded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| R::decode(buf, version)));
+    let err = |message: String| FrameError::Decode {
+        api,
+        version,
+        message,
+    };
+    match decoded {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(err(format!("{e:#}"))),
+        Err(_) => Err(err("the decoder panicked".into())),
+    }
+}
+
+/// Encodes a response header and body.
+pub fn encode_response<R: Encodable>(
+    api: ApiKey,
+    version: i16,
+    header_version: i16,
+    correlation_id: i32,
+    body: &R,
+) -> Result<Bytes, FrameError> {
+    let mut out = BytesMut::new();
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    header
+        .encode(&mut out, header_version)
+        .and_then(|_| body.encode(&mut out, version))
+        .map_err(|e| FrameError::Encode {
+            api,
+            version,
+            message: format!("{e:#}"),
+        })?;
+    Ok(out.freeze())
+}
+
+/// Handles one request frame.
+pub async fn handle_frame(state: &KafkaState, mut frame: Bytes) -> Result<Outcome, FrameError> {
+    if frame.len() < 8 {
+        return Err(FrameError::TooShort(frame.len()));
+    }
+    let key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let unsupported = FrameError::Unsupported { key, version };
+    let api = ApiKey::try_from(key).map_err(|_| FrameError::Unsupported { key, version })?;
+    let Some((min, max)) = supported_versions(api) else {
+        return Err(unsupported);
+    };
+    if !(min..=max).contains(&version) {
+        if api == ApiKey::ApiVersions {
+            // KIP-511: answer with v0 and the versions we do speak, so the
+            // client can retry with one of them.
+            let body = meta::api_versions_response(ResponseError::UnsupportedVersion.code());
+            return encode_response(api, 0, 0, correlation_id, &body).map(Outcome::Reply);
+        }
+        return Err(unsupported);
+    }
+    let header: RequestHeader = decode(&mut frame, api, api.request_header_version(version))?;
+    tracing::trace!(?api, version, client = ?header.client_id, "Kafka request");
+    let rh = api.response_header_version(version);
+    let cid = correlation_id;
+    let reply = match api {
+        ApiKey::ApiVersions => {
+            let _req: ApiVersionsRequest = decode(&mut frame, api, version)?;
+            encode_response(api, version, rh, cid, &meta::api_versions_response(0))
+        }
+        ApiKey::Metadata => {
+            let req: MetadataRequest = decode(&mut frame, api, version)?;
+            encode_response(api, version, rh, cid, &meta::metadata(state, req, version))
+        }
+        ApiKey::CreateTopics => {
+            let req: CreateTopicsRequest = decode(&mut frame, api, version)?;
+            let resp = admin::create_topics(state, req, version).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::DeleteTopics => {
+            let req: DeleteTopicsRequest = decode(&mut frame, api, version)?;
+            let resp = admin::delete_topics(state, req, version).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::DescribeConfigs => {
+            let req: DescribeConfigsRequest = decode(&mut frame, api, version)?;
+            encode_response(
+                api,
+                version,
+                rh,
+                cid,
+                &configs::describe(state, req, version),
+            )
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let req: IncrementalAlterConfigsRequest = decode(&mut frame, api, version)?;
+            let resp = configs::incremental_alter(state, req).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::AlterConfigs => {
+            let req: AlterConfigsRequest = decode(&mut frame, api, version)?;
+            let resp = configs::alter(state, req).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::InitProducerId => {
+            let req: InitProducerIdRequest = decode(&mut frame, api, version)?;
+            encode_response(
+                api,
+                version,
+                rh,
+                cid,
+                &produce::init_producer_id(state, req),
+            )
+        }
+        ApiKey::Produce => {
+            let req: ProduceRequest = decode(&mut frame, api, version)?;
+            let acks = req.acks;
+            let resp = produce::produce(state, req, version).await;
+            if acks == 0 {
+                return Ok(Outcome::NoReply);
+            }
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::Fetch => {
+            let req: FetchRequest = decode(&mut frame, api, version)?;
+            let resp = fetch::fetch(state, req, version).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::ListOffsets => {
+            let req: ListOffsetsRequest = decode(&mut frame, api, version)?;
+            let resp = offsets::list_offsets(state, req).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        _ => return Err(unsupported),
+    };
+    reply.map(Outcome::Reply)
+}

@@ -1,0 +1,261 @@
+//! Bounded fuzzing of the frame decoder and the handlers: random frames and
+//! truncated or corrupted valid ones must never panic, and a connection fed
+//! garbage must not affect the others.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, StrBytes};
+use proptest::prelude::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::KafkaListener;
+use super::dispatch::{SUPPORTED, handle_frame};
+use super::tests::{Fixture, batch, fixture, frame, produce_req};
+
+/// Cases per property (two properties: random frames and mutated valid frames).
+const CASES: u32 = 2_000;
+
+struct World {
+    rt: tokio::runtime::Runtime,
+    fixture: Fixture,
+    valid: Vec<Bytes>,
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let fixture = rt.block_on(async {
+            let f = fixture();
+            f.state
+                .store
+                .create_topic("fz", 2, crate::config::TopicConfig::default())
+                .await
+                .unwrap();
+            // Shut down from the start so fetches never long-poll.
+            f.stop.send_replace(true);
+            f
+        });
+        World {
+            rt,
+            fixture,
+            valid: valid_frames(),
+        }
+    })
+}
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+/// One valid frame of each supported API.
+fn valid_frames() -> Vec<Bytes> {
+    let mut out = vec![
+        frame(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default()),
+        frame(ApiKey::Metadata, 9, &MetadataRequest::default()),
+        frame(ApiKey::InitProducerId, 4, &InitProducerIdRequest::default()),
+        frame(
+            ApiKey::Produce,
+            9,
+            &produce_req(
+                "fz",
+                1,
+                batch(5, 0, 0, &[("k", Some("v"), 1), ("k2", None, 2)]),
+                -1,
+            ),
+        ),
+        frame(
+            ApiKey::Produce,
+            3,
+            &produce_req("fz", 0, batch(-1, -1, -1, &[("k", Some("v"), 1)]), 1),
+        ),
+    ];
+    let mut t = CreatableTopic::default();
+    t.name = TopicName(s("fz-new"));
+    t.num_partitions = 2;
+    t.replication_factor = -1;
+    let mut c = CreatableTopicConfig::default();
+    c.name = s("retention.ms");
+    c.value = Some(s("1000"));
+    t.configs = vec![c];
+    let mut req = CreateTopicsRequest::default();
+    req.topics = vec![t];
+    req.validate_only = true;
+    out.push(frame(ApiKey::CreateTopics, 5, &req));
+    let mut r = DescribeConfigsResource::default();
+    r.resource_type = 2;
+    r.resource_name = s("fz");
+    let mut req = DescribeConfigsRequest::default();
+    req.resources = vec![r];
+    out.push(frame(ApiKey::DescribeConfigs, 4, &req));
+    let mut p = fetch_request::FetchPartition::default();
+    p.fetch_offset = 0;
+    p.partition_max_bytes = 1 << 16;
+    let mut ft = fetch_request::FetchTopic::default();
+    ft.topic = TopicName(s("fz"));
+    ft.partitions = vec![p];
+    let mut req = FetchRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.max_wait_ms = 100;
+    req.max_bytes = 1 << 20;
+    req.topics = vec![ft];
+    out.push(frame(ApiKey::Fetch, 11, &req));
+    let mut lp = list_offsets_request::ListOffsetsPartition::default();
+    lp.timestamp = -1;
+    let mut lt = list_offsets_request::ListOffsetsTopic::default();
+    lt.name = TopicName(s("fz"));
+    lt.partitions = vec![lp];
+    let mut req = ListOffsetsRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.topics = vec![lt];
+    out.push(frame(ApiKey::ListOffsets, 5, &req));
+    out
+}
+
+fn run(frame: Bytes) {
+    let w = world();
+    let result = w.rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            handle_frame(&w.fixture.state, frame),
+        )
+        .await
+    });
+    assert!(result.is_ok(), "a handler hung");
+}
+
+fn api_key() -> impl Strategy<Value = i16> {
+    let known: Vec<i16> = SUPPORTED.iter().map(|(k, _, _)| *k as i16).collect();
+    prop_oneof![4 => proptest::sample::select(known), 1 => any::<i16>()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: CASES,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// A header naming a real API and version (mostly) followed by random bytes.
+    #[test]
+    fn random_frames_never_panic(
+        key in api_key(),
+        version in -1i16..16,
+        correlation in any::<i32>(),
+        body in proptest::collection::vec(any::<u8>(), 0..300),
+    ) {
+        let mut raw = Vec::with_capacity(8 + body.len());
+        raw.extend_from_slice(&key.to_be_bytes());
+        raw.extend_from_slice(&version.to_be_bytes());
+        raw.extend_from_slice(&correlation.to_be_bytes());
+        raw.extend_from_slice(&body);
+        run(Bytes::from(raw));
+    }
+
+    /// Valid frames cut short and with bytes overwritten.
+    #[test]
+    fn mutated_valid_frames_never_panic(
+        which in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+    ) {
+        let valid = &world().valid;
+        let mut raw = valid[which.index(valid.len())].to_vec();
+        let keep = 1 + cut.index(raw.len());
+        raw.truncate(keep);
+        for (at, byte) in flips {
+            let i = at.index(raw.len());
+            raw[i] = byte;
+        }
+        run(Bytes::from(raw));
+    }
+}
+
+async fn api_versions_over(stream: &mut TcpStream) -> ApiVersionsResponse {
+    let req = frame(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+    stream
+        .write_all(&(req.len() as i32).to_be_bytes())
+        .await
+        .unwrap();
+    stream.write_all(&req).await.unwrap();
+    let len = stream.read_i32().await.unwrap();
+    let mut buf = vec![0u8; len as usize];
+    stream.read_exact(&mut buf).await.unwrap();
+    let mut b = Bytes::from(buf);
+    let _ = ResponseHeader::decode(&mut b, 0).unwrap();
+    ApiVersionsResponse::decode(&mut b, 3).unwrap()
+}
+
+/// Reads until the broker closes the connection (or 5 s pass).
+async fn closed_by_broker(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_one_connection_does_not_affect_others() {
+    let f = fixture();
+    let listener = KafkaListener::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = listener.local_addr();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(listener.serve(f.state.store.clone(), 1 << 20, stop_rx));
+
+    let mut good = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(api_versions_over(&mut good).await.error_code, 0);
+
+    // Over the size limit: closed.
+    let mut big = TcpStream::connect(addr).await.unwrap();
+    big.write_all(&(2i32 << 20).to_be_bytes()).await.unwrap();
+    assert!(closed_by_broker(&mut big).await);
+    // Negative size: closed.
+    let mut neg = TcpStream::connect(addr).await.unwrap();
+    neg.write_all(&(-5i32).to_be_bytes()).await.unwrap();
+    assert!(closed_by_broker(&mut neg).await);
+    // A frame of junk: closed.
+    let mut junk = TcpStream::connect(addr).await.unwrap();
+    junk.write_all(&[0, 0, 0, 12, 0, 3, 0, 9, 1, 2, 3, 4, 0xff, 0xff, 0xff, 0x7f])
+        .await
+        .unwrap();
+    assert!(closed_by_broker(&mut junk).await);
+
+    // Many connections at once, and the first one still works.
+    let mut clients = Vec::new();
+    for _ in 0..100 {
+        clients.push(tokio::spawn(async move {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            api_versions_over(&mut c).await.error_code
+        }));
+    }
+    for c in clients {
+        assert_eq!(c.await.unwrap(), 0);
+    }
+    assert_eq!(api_versions_over(&mut good).await.error_code, 0);
+
+    stop_tx.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        closed_by_broker(&mut good).await,
+        "connections close on shutdown"
+    );
+}

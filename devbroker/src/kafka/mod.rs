@@ -1,0 +1,199 @@
+//! The Kafka wire protocol listener: enough of the protocol for kcat,
+//! kafka-python and rpk-style clients to create topics, produce and consume
+//! without consumer groups.
+//!
+//! - this file: the TCP listener and the per-connection loop (length-prefixed
+//!   frames, a size limit, in-order responses, graceful shutdown);
+//! - [`dispatch`]: request header, API/version check, routing, response framing;
+//! - [`handlers`]: one module per API group;
+//! - [`records`]: record batches to and from storage records;
+//! - [`producers`]: idempotent producer state.
+//!
+//! Produce goes through [`Store::append`], the one append path shared with HTTP.
+
+pub mod dispatch;
+pub mod errors;
+#[cfg(test)]
+mod fuzz;
+pub mod handlers;
+pub mod producers;
+pub mod records;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::storage::Store;
+use dispatch::Outcome;
+use producers::ProducerTable;
+
+/// Largest request frame accepted by default (100 MiB, Kafka's
+/// `socket.request.max.bytes`).
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 100 << 20;
+
+/// What every connection shares.
+pub struct KafkaState {
+    pub store: Store,
+    /// The address Metadata advertises (the listener's own).
+    pub advertised: SocketAddr,
+    pub producers: ProducerTable,
+    pub max_request_bytes: usize,
+    /// Becomes true on shutdown; long polls end early.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl KafkaState {
+    pub fn new(
+        store: Store,
+        advertised: SocketAddr,
+        max_request_bytes: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        KafkaState {
+            store,
+            advertised,
+            producers: ProducerTable::new(),
+            max_request_bytes,
+            shutdown,
+        }
+    }
+}
+
+/// A bound Kafka listener, not yet serving.
+pub struct KafkaListener {
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl KafkaListener {
+    /// Binds `addr` (port 0 picks a free port).
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<KafkaListener> {
+        let listener = TcpListener::bind(addr).await?;
+        let mut addr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            tracing::warn!(%addr, "Kafka listener bound to all interfaces; Metadata advertises 127.0.0.1");
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        } else if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "Kafka listener is bound to a non-loopback address without authentication");
+        }
+        Ok(KafkaListener { listener, addr })
+    }
+
+    /// The bound address (what Metadata advertises).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Accepts connections until `shutdown` turns true, then waits for every
+    /// connection to finish the request it is handling.
+    pub async fn serve(
+        self,
+        store: Store,
+        max_request_bytes: usize,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let state = Arc::new(KafkaState::new(
+            store,
+            self.addr,
+            max_request_bytes,
+            shutdown.clone(),
+        ));
+        let mut stop = shutdown;
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = stopped(&mut stop) => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let state = state.clone();
+                        conns.spawn(async move {
+                            if let Err(e) = connection(state, stream).await {
+                                tracing::debug!(%peer, error = %e, "Kafka connection ended with an error");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Kafka accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        drop(self.listener);
+        while conns.join_next().await.is_some() {}
+        tracing::debug!("Kafka listener stopped");
+    }
+}
+
+/// Completes once `rx` says the broker is stopping (or its sender is gone).
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Why a connection was closed by the broker.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("request of {size} bytes is over the limit of {max} bytes")]
+    TooLarge { size: i64, max: usize },
+    #[error(transparent)]
+    Frame(#[from] dispatch::FrameError),
+}
+
+/// Serves one connection: one request at a time, responses in order.
+async fn connection(state: Arc<KafkaState>, stream: TcpStream) -> Result<(), ConnError> {
+    let peer = stream.peer_addr().ok();
+    let _ = stream.set_nodelay(true);
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut stop = state.shutdown.clone();
+    loop {
+        let len = tokio::select! {
+            _ = stopped(&mut stop) => return Ok(()),
+            len = read.read_i32() => match len {
+                Ok(len) => len,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let size = usize::try_from(len)
+            .ok()
+            .filter(|s| *s <= state.max_request_bytes);
+        let Some(size) = size else {
+            tracing::error!(
+                ?peer,
+                size = len,
+                max = state.max_request_bytes,
+                "Kafka request too large or negative size; closing the connection"
+            );
+            return Err(ConnError::TooLarge {
+                size: i64::from(len),
+                max: state.max_request_bytes,
+            });
+        };
+        let mut frame = vec![0u8; size];
+        read.read_exact(&mut frame).await?;
+        match dispatch::handle_frame(&state, Bytes::from(frame)).await {
+            Ok(Outcome::Reply(body)) => {
+                let len = i32::try_from(body.len())
+                    .map_err(|_| std::io::Error::other("response larger than 2 GiB"))?;
+                write.write_all(&len.to_be_bytes()).await?;
+                write.write_all(&body).await?;
+            }
+            Ok(Outcome::NoReply) => {}
+            Err(e) => {
+                tracing::warn!(?peer, error = %e, "bad Kafka request; closing the connection");
+                return Err(e.into());
+            }
+        }
+    }
+}
