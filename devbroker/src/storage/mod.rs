@@ -8,7 +8,6 @@
 mod error;
 pub mod keys;
 mod maintain;
-mod readers;
 pub mod records;
 mod seek;
 #[cfg(test)]
@@ -77,7 +76,6 @@ struct Inner {
     dbs: Dbs,
     topics: RwLock<BTreeMap<String, Arc<TopicMeta>>>,
     jobs: mpsc::Sender<Job>,
-    readers: readers::Readers,
     commits: watch::Sender<u64>,
     metrics: Arc<Metrics>,
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -141,13 +139,11 @@ impl Store {
 
         let (jobs, rx) = mpsc::channel(4096);
         let (commits, _) = watch::channel(0);
-        let readers = readers::Readers::start(readers::default_threads())?;
         let inner = Arc::new(Inner {
             env: env.clone(),
             dbs,
             topics: RwLock::new(topics),
             jobs,
-            readers,
             commits,
             metrics: opts.metrics,
             writer: std::sync::Mutex::new(None),
@@ -170,25 +166,16 @@ impl Store {
         &self.inner.metrics
     }
 
-    /// Runs a read on one of the store's reader threads, so LMDB page faults
-    /// never stall the runtime.
+    /// Runs a read on a blocking thread, so LMDB page faults never stall the runtime.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T> + Send + 'static,
     {
         let store = self.clone();
-        let (reply, rx) = oneshot::channel();
-        let job = Box::new(move || {
-            let _ = reply.send(f(&store));
-        });
-        if !self.inner.readers.submit(job) {
-            return Err(StoreError::Internal(
-                "the reader threads have stopped".into(),
-            ));
-        }
-        rx.await
-            .map_err(|_| StoreError::Internal("read task failed".into()))?
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
     }
 
     /// A receiver that changes after every commit (for long polls).
