@@ -4,6 +4,7 @@
 //! The binaries are the ones `cargo build --workspace --bins` put next to the test
 //! executable (`target/<profile>/`); `DEVBROKER_BIN` overrides the broker's path.
 
+pub mod bench;
 pub mod cli;
 
 use std::collections::HashMap;

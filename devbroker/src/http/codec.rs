@@ -118,3 +118,8 @@ pub fn encode<T: Serialize + prost::Message>(encoding: Encoding, reply: &T) -> R
             .into_response(),
     }
 }
+
+/// A JSON reply whose body is already encoded.
+pub fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}

@@ -413,14 +413,30 @@ impl Store {
         partition: i32,
         keys: &[Vec<u8>],
     ) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        self.kv_get_with(topic, partition, keys, |_, v| {
+            out.push(v.map(<[u8]>::to_vec))
+        })?;
+        Ok(out)
+    }
+
+    /// Like [`Store::kv_get`], but hands each `(key, value)` to `visit` in request
+    /// order straight from the read transaction, without copying values.
+    pub fn kv_get_with(
+        &self,
+        topic: &str,
+        partition: i32,
+        keys: &[Vec<u8>],
+        mut visit: impl FnMut(&[u8], Option<&[u8]>),
+    ) -> Result<()> {
         let meta = self.kv_partition(topic, partition)?;
         let prefix = partition_prefix(meta.id, partition);
         let rtxn = self.read_txn()?;
-        keys.iter()
-            .map(
-                |k| Ok(view_get(&rtxn, self.inner.dbs.view, &prefix, k)?.map(|e| e.value.to_vec())),
-            )
-            .collect()
+        for k in keys {
+            let entry = view_get(&rtxn, self.inner.dbs.view, &prefix, k)?;
+            visit(k, entry.map(|e| e.value));
+        }
+        Ok(())
     }
 
     /// Key-value pairs of a partition's view with `start <= key < end`, in byte
@@ -433,15 +449,36 @@ impl Store {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        self.kv_scan_with(topic, partition, start, end, limit, |k, v| {
+            out.push((k.to_vec(), v.to_vec()))
+        })?;
+        Ok(out)
+    }
+
+    /// Like [`Store::kv_scan`], but hands each entry to `visit` straight from the
+    /// read transaction, without copying.
+    pub fn kv_scan_with(
+        &self,
+        topic: &str,
+        partition: i32,
+        start: Option<&[u8]>,
+        end: Option<&[u8]>,
+        limit: usize,
+        mut visit: impl FnMut(&[u8], &[u8]),
+    ) -> Result<()> {
         let meta = self.kv_partition(topic, partition)?;
         let prefix = partition_prefix(meta.id, partition);
         let rtxn = self.read_txn()?;
-        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut n = 0;
+        if limit == 0 {
+            return Ok(());
+        }
         scan_view(&rtxn, self.inner.dbs.view, &prefix, start, end, |k, v| {
-            out.push((k.to_vec(), v.to_vec()));
-            out.len() < limit
-        })?;
-        Ok(out)
+            visit(k, v);
+            n += 1;
+            n < limit
+        })
     }
 
     /// The state of a partition: log start, high watermark, sizes.

@@ -27,6 +27,25 @@ pub fn encode_into(bytes: &[u8], out: &mut String) {
     STANDARD.encode_string(bytes, out);
 }
 
+/// Appends the standard padded base64 of `bytes` to `out`, encoding in place
+/// (no intermediate string). Base64 needs no JSON escaping, so this is how the
+/// streaming JSON replies write bytes fields.
+pub fn encode_into_vec(bytes: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    let Some(len) = base64::encoded_len(bytes.len(), true) else {
+        out.extend_from_slice(STANDARD.encode(bytes).as_bytes());
+        return;
+    };
+    out.resize(start + len, 0);
+    match STANDARD.encode_slice(bytes, &mut out[start..]) {
+        Ok(n) => out.truncate(start + n),
+        Err(_) => {
+            out.truncate(start);
+            out.extend_from_slice(STANDARD.encode(bytes).as_bytes());
+        }
+    }
+}
+
 /// Decodes standard or URL-safe base64, padded or not.
 pub fn decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     STANDARD_LENIENT
@@ -142,5 +161,10 @@ mod tests {
         let mut s = String::from("x");
         encode_into(b"fo", &mut s);
         assert_eq!(s, "xZm8=");
+        let mut v = b"x".to_vec();
+        encode_into_vec(b"fo", &mut v);
+        encode_into_vec(b"", &mut v);
+        encode_into_vec(&[0xff; 3], &mut v);
+        assert_eq!(v, b"xZm8=////");
     }
 }
