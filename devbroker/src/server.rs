@@ -49,6 +49,18 @@ pub struct ServeArgs {
     /// How often retention and compaction run, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub retention_check_ms: u64,
+    /// Most concurrent connections per listener (HTTP and Kafka each); more are
+    /// refused (HTTP gets a 503) with a log line.
+    #[arg(long, default_value_t = http::guard::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Time an HTTP client has to send a request's headers (also how long an idle
+    /// keep-alive connection stays open), in milliseconds.
+    #[arg(long, default_value_t = http::guard::DEFAULT_HEADER_READ_TIMEOUT_MS)]
+    pub header_read_timeout_ms: u64,
+    /// Time an HTTP request may take, body upload and handling included, in
+    /// milliseconds; slower ones get 408. Long polls are capped at 30 s.
+    #[arg(long, default_value_t = http::guard::DEFAULT_REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
 }
 
 impl ServeArgs {
@@ -64,6 +76,9 @@ impl ServeArgs {
             kafka_max_request_bytes: kafka::DEFAULT_MAX_REQUEST_BYTES,
             max_db_size: 256 << 30,
             retention_check_ms: 10_000,
+            max_connections: http::guard::DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout_ms: http::guard::DEFAULT_HEADER_READ_TIMEOUT_MS,
+            request_timeout_ms: http::guard::DEFAULT_REQUEST_TIMEOUT_MS,
         }
     }
 }
@@ -151,7 +166,8 @@ pub async fn run(
         .map_err(|source| ServeError::KafkaBind {
             addr: args.kafka_addr,
             source,
-        })?;
+        })?
+        .with_max_connections(args.max_connections);
     let kafka_addr = kafka_listener.local_addr();
 
     let listener = TcpListener::bind(args.http_addr)
@@ -166,7 +182,11 @@ pub async fn run(
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let state = AppState::new(store.clone()).with_stopping(stop_rx.clone());
-    let app = http::router(state.clone(), args.max_request_bytes);
+    let app = http::router_with_timeout(
+        state.clone(),
+        args.max_request_bytes,
+        Duration::from_millis(args.request_timeout_ms.max(1)),
+    );
 
     let maintenance = tokio::spawn(maintain_loop(
         store.clone(),
@@ -194,12 +214,13 @@ pub async fn run(
         let mut rx = stop_rx.clone();
         async move {
             let _ = rx.wait_for(|s| *s).await;
-            tracing::info!("shutting down: no new connections, finishing in-flight requests");
         }
     };
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(graceful)
-        .await;
+    let limits = http::guard::Limits {
+        max_connections: args.max_connections,
+        header_read_timeout: Duration::from_millis(args.header_read_timeout_ms.max(1)),
+    };
+    let served = http::guard::serve(listener, app, limits, graceful).await;
     let _ = stop_rx.wait_for(|s| *s).await;
     if let Err(e) = kafka_task.await {
         tracing::warn!(error = %e, "Kafka listener task failed");

@@ -66,10 +66,17 @@ impl KafkaState {
     }
 }
 
+/// Default number of concurrent Kafka connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Time a client has to send the rest of a frame once its size has arrived.
+const FRAME_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A bound Kafka listener, not yet serving.
 pub struct KafkaListener {
     listener: TcpListener,
     addr: SocketAddr,
+    max_connections: usize,
 }
 
 impl KafkaListener {
@@ -81,9 +88,19 @@ impl KafkaListener {
             tracing::warn!(%addr, "Kafka listener bound to all interfaces; Metadata advertises 127.0.0.1");
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         } else if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "Kafka listener is bound to a non-loopback address without authentication");
+            tracing::warn!(%addr, "Kafka listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
         }
-        Ok(KafkaListener { listener, addr })
+        Ok(KafkaListener {
+            listener,
+            addr,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        })
+    }
+
+    /// Refuses connections beyond `n` open ones (closed at once, with a log line).
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
     }
 
     /// The bound address (what Metadata advertises).
@@ -107,10 +124,21 @@ impl KafkaListener {
         ));
         let mut stop = shutdown;
         let mut conns = JoinSet::new();
+        let mut refused: u64 = 0;
         loop {
             tokio::select! {
                 _ = stopped(&mut stop) => break,
                 accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) if conns.len() >= self.max_connections => {
+                        refused += 1;
+                        tracing::warn!(
+                            %peer,
+                            max_connections = self.max_connections,
+                            refused_total = refused,
+                            "Kafka connection refused: too many connections (--max-connections)"
+                        );
+                        drop(stream);
+                    }
                     Ok((stream, peer)) => {
                         let state = state.clone();
                         conns.spawn(async move {
@@ -181,7 +209,17 @@ async fn connection(state: Arc<KafkaState>, stream: TcpStream) -> Result<(), Con
             });
         };
         let mut frame = vec![0u8; size];
-        read.read_exact(&mut frame).await?;
+        match tokio::time::timeout(FRAME_READ_TIMEOUT, read.read_exact(&mut frame)).await {
+            Ok(read) => read?,
+            Err(_) => {
+                tracing::warn!(
+                    ?peer,
+                    size,
+                    "Kafka client sent a partial frame and stalled; closing the connection"
+                );
+                return Err(ConnError::Io(std::io::ErrorKind::TimedOut.into()));
+            }
+        };
         match dispatch::handle_frame(&state, Bytes::from(frame)).await {
             Ok(Outcome::Reply(body)) => {
                 let len = i32::try_from(body.len())
