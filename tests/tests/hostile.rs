@@ -271,3 +271,47 @@ fn connections_over_the_limit_are_refused_on_http_and_kafka() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(kafka_answers(k), "a freed Kafka slot is usable again");
 }
+
+#[test]
+fn loopback_by_default_and_a_loud_warning_otherwise() {
+    // Defaults: both listeners on loopback.
+    let help = std::process::Command::new(rpkv_e2e::bin_path("devbroker"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("[default: 127.0.0.1:18082]"), "{help}");
+    assert!(help.contains("[default: 127.0.0.1:19092]"), "{help}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    let mut child = std::process::Command::new(rpkv_e2e::bin_path("devbroker"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--http-addr", "0.0.0.0:0", "--kafka-addr", "0.0.0.0:0"])
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut out, &mut line).unwrap_or(0) > 0 {
+        if line.contains("devbroker: ready") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let err = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    assert!(
+        err.contains("HTTP listener is bound to a non-loopback address without authentication"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Kafka listener is bound to all interfaces without authentication"),
+        "{err}"
+    );
+}

@@ -85,7 +85,7 @@ impl KafkaListener {
         let listener = TcpListener::bind(addr).await?;
         let mut addr = listener.local_addr()?;
         if addr.ip().is_unspecified() {
-            tracing::warn!(%addr, "Kafka listener bound to all interfaces; Metadata advertises 127.0.0.1");
+            tracing::warn!(%addr, "Kafka listener is bound to all interfaces without authentication: anyone who can reach it can read and write data; Metadata advertises 127.0.0.1");
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         } else if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "Kafka listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
