@@ -61,6 +61,20 @@ pub struct ServeArgs {
     /// milliseconds; slower ones get 408. Long polls are capped at 30 s.
     #[arg(long, default_value_t = http::guard::DEFAULT_REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
+    /// PEM certificate chain: serve HTTPS instead of HTTP (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require HTTP basic auth USER:PASSWORD on every endpoint but /status/ready.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "DEVBROKER_BASIC_AUTH",
+        hide_env_values = true
+    )]
+    pub basic_auth: Option<http::auth::BasicAuth>,
 }
 
 impl ServeArgs {
@@ -79,6 +93,9 @@ impl ServeArgs {
             max_connections: http::guard::DEFAULT_MAX_CONNECTIONS,
             header_read_timeout_ms: http::guard::DEFAULT_HEADER_READ_TIMEOUT_MS,
             request_timeout_ms: http::guard::DEFAULT_REQUEST_TIMEOUT_MS,
+            tls_cert: None,
+            tls_key: None,
+            basic_auth: None,
         }
     }
 }
@@ -177,16 +194,25 @@ pub async fn run(
             source,
         })?;
     let http_addr = listener.local_addr().map_err(ServeError::Http)?;
-    if !http_addr.ip().is_loopback() {
+    if !http_addr.ip().is_loopback() && args.basic_auth.is_none() {
         tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let state = AppState::new(store.clone()).with_stopping(stop_rx.clone());
-    let app = http::router_with_timeout(
-        state.clone(),
-        args.max_request_bytes,
-        Duration::from_millis(args.request_timeout_ms.max(1)),
+    let app = http::auth::protect(
+        http::router_with_timeout(
+            state.clone(),
+            args.max_request_bytes,
+            Duration::from_millis(args.request_timeout_ms.max(1)),
+        ),
+        args.basic_auth.clone(),
     );
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(http::tls::load(cert, key).await.map_err(ServeError::Http)?)
+        }
+        _ => None,
+    };
 
     let maintenance = tokio::spawn(maintain_loop(
         store.clone(),
@@ -214,13 +240,19 @@ pub async fn run(
         let mut rx = stop_rx.clone();
         async move {
             let _ = rx.wait_for(|s| *s).await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
         }
     };
     let limits = http::guard::Limits {
         max_connections: args.max_connections,
         header_read_timeout: Duration::from_millis(args.header_read_timeout_ms.max(1)),
     };
-    let served = http::guard::serve(listener, app, limits, graceful).await;
+    // TLS (axum-server) has its own accept loop: it gets auth and the request
+    // timeout, not the connection limit or the header deadline.
+    let served = match tls {
+        Some(config) => http::tls::serve(listener, app, config, graceful).await,
+        None => http::guard::serve(listener, app, limits, graceful).await,
+    };
     let _ = stop_rx.wait_for(|s| *s).await;
     if let Err(e) = kafka_task.await {
         tracing::warn!(error = %e, "Kafka listener task failed");

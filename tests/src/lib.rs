@@ -4,6 +4,8 @@
 //! The binaries are the ones `cargo build --workspace --bins` put next to the test
 //! executable (`target/<profile>/`); `DEVBROKER_BIN` overrides the broker's path.
 
+pub mod cli;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

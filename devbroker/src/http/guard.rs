@@ -130,7 +130,6 @@ pub async fn serve(
         });
     }
     drop(listener);
-    tracing::info!("shutting down: no new connections, finishing in-flight requests");
     graceful.shutdown().await;
     Ok(())
 }

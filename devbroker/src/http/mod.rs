@@ -1,5 +1,6 @@
 //! The HTTP listener: the kvstore API, the HTTP Proxy subset, readiness and metrics.
 
+pub mod auth;
 mod codec;
 pub mod error;
 #[cfg(test)]
@@ -9,6 +10,7 @@ mod kvstore;
 mod proxy;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

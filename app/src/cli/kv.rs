@@ -1,0 +1,437 @@
+//! `rpkv kv get|put|delete|scan|hash|export|import`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::conn::ConnArgs;
+use super::transfer::{self, ExportArgs, ImportArgs};
+use super::{print_json, print_text};
+use crate::client::{
+    Client, Entry, Precondition, ScanRange, partition_for_key, sha256_hex, validate_sha256_hex,
+    write_request,
+};
+use crate::format::{ByteFormat, OutputFormat, Table};
+
+#[derive(Subcommand, Debug)]
+pub enum KvCommand {
+    /// Get the values of keys.
+    #[command(after_help = "Examples:
+  rpkv kv get example-topic foo
+  rpkv kv get example-topic foo hello --format json
+  rpkv kv get example-topic 666f6f --key-format hex -p 0
+
+Missing keys are listed as not found (json: \"found\": false); the exit code stays 0.")]
+    Get {
+        /// The kvstore topic.
+        topic: String,
+        /// Keys to read.
+        #[arg(required = true)]
+        keys: Vec<String>,
+        #[command(flatten)]
+        common: KvFlags,
+    },
+    /// Put one key (optionally only if it exists / does not exist / matches a hash).
+    #[command(after_help = "Examples:
+  rpkv kv put example-topic foo bar
+  rpkv kv put example-topic lock owned --if-exists false      # create only
+  rpkv kv put example-topic counter 11 --if-matches $(rpkv kv hash 10)   # compare-and-swap
+
+A failed precondition writes nothing and exits with code 3.")]
+    Put {
+        /// The kvstore topic.
+        topic: String,
+        key: String,
+        value: String,
+        #[command(flatten)]
+        pre: PreconditionFlags,
+        #[command(flatten)]
+        common: KvFlags,
+    },
+    /// Delete keys atomically (one atomic write per partition).
+    #[command(after_help = "Examples:
+  rpkv kv delete example-topic foo
+  rpkv kv delete example-topic a b c -p 0 --if-exists true
+
+A failed precondition deletes nothing and exits with code 3.")]
+    Delete {
+        /// The kvstore topic.
+        topic: String,
+        #[arg(required = true)]
+        keys: Vec<String>,
+        #[command(flatten)]
+        pre: PreconditionFlags,
+        #[command(flatten)]
+        common: KvFlags,
+    },
+    /// Scan keys in byte order (all partitions merged by key with -p -1).
+    #[command(after_help = "Examples:
+  rpkv kv scan example-topic
+  rpkv kv scan example-topic --start-key user: --end-key user; --limit 50
+  rpkv kv scan example-topic -p 0 --limit 5000 --format json
+
+--start-key is inclusive, --end-key exclusive. More than 1000 entries are read in pages.")]
+    Scan {
+        /// The kvstore topic.
+        topic: String,
+        /// First key (inclusive).
+        #[arg(long)]
+        start_key: Option<String>,
+        /// End key (exclusive).
+        #[arg(long)]
+        end_key: Option<String>,
+        /// Most entries to return (pages through partitions 1000 at a time).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+        #[command(flatten)]
+        common: KvFlags,
+    },
+    /// Print the hex SHA-256 of a value, the hash --if-matches wants.
+    #[command(after_help = "Examples:
+  rpkv kv hash 10        # 4a44dc15364204a80fe80e9039455cc1608281820fe2b24f1e5233ade6af1dd5
+  rpkv kv hash 0aff --value-format hex")]
+    Hash {
+        value: String,
+        /// How VALUE is written.
+        #[arg(long, value_enum, default_value_t = ByteFormat::Utf8)]
+        value_format: ByteFormat,
+    },
+    /// Export every key of a topic as JSON lines (key, value, partition).
+    Export(ExportArgs),
+    /// Import JSON lines (as written by export) in atomic batches.
+    Import(ImportArgs),
+}
+
+/// Flags every key command shares.
+#[derive(Args, Debug, Clone)]
+pub struct KvFlags {
+    /// Partition; -1 = Kafka's default partitioner on the key (scan: all partitions).
+    #[arg(short, long, default_value_t = -1, allow_negative_numbers = true)]
+    pub partition: i32,
+    /// How keys are written and printed.
+    #[arg(long, value_enum, default_value_t = ByteFormat::Utf8)]
+    pub key_format: ByteFormat,
+    /// How values are written and printed.
+    #[arg(long, value_enum, default_value_t = ByteFormat::Utf8)]
+    pub value_format: ByteFormat,
+    /// Output: an aligned table or one JSON document.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// Write preconditions.
+#[derive(Args, Debug, Clone)]
+pub struct PreconditionFlags {
+    /// Write only if the key exists (true) or does not (false).
+    #[arg(long, value_name = "true|false", conflicts_with = "if_matches")]
+    pub if_exists: Option<bool>,
+    /// Write only if the current value's SHA-256 is HASH (64 hex digits; see `rpkv kv hash`).
+    #[arg(long, value_name = "HASH", value_parser = parse_hash)]
+    pub if_matches: Option<String>,
+}
+
+impl PreconditionFlags {
+    fn precondition(&self) -> Result<Option<Precondition>> {
+        Ok(match (&self.if_exists, &self.if_matches) {
+            (Some(e), _) => Some(Precondition::if_exists(*e)),
+            (None, Some(h)) => Some(Precondition::if_matches(h.clone())),
+            (None, None) => None,
+        })
+    }
+}
+
+/// Validates `--if-matches` at parse time, so a bad hash is a usage error (exit 2).
+fn parse_hash(s: &str) -> Result<String, String> {
+    validate_sha256_hex(s).map_err(|e| e.to_string())
+}
+
+#[derive(Serialize)]
+struct GetResult {
+    key: String,
+    value: Option<String>,
+    found: bool,
+    partition: i32,
+}
+
+#[derive(Serialize)]
+struct ScanResult {
+    key: String,
+    value: String,
+    partition: i32,
+}
+
+#[derive(Serialize)]
+struct WriteResult<'a> {
+    operation: &'a str,
+    topic: &'a str,
+    partition: i32,
+    key_count: usize,
+    success: bool,
+}
+
+fn parse_all(format: ByteFormat, items: &[String], what: &str) -> Result<Vec<Vec<u8>>> {
+    items
+        .iter()
+        .map(|s| format.parse(s).map_err(|e| anyhow::anyhow!("{what}: {e}")))
+        .collect()
+}
+
+/// Context naming where a call went: topic and partition.
+fn at(topic: &str, partition: i32) -> String {
+    format!("topic {topic:?} partition {partition}")
+}
+
+/// Resolves `-p` for each key: the given partition, or the partitioner.
+async fn partitions_for(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    keys: &[Vec<u8>],
+) -> Result<Vec<i32>> {
+    if partition >= 0 {
+        return Ok(vec![partition; keys.len()]);
+    }
+    if partition != -1 {
+        bail!("--partition must be -1 (partitioner) or a partition number, got {partition}");
+    }
+    let n = client
+        .partition_count(topic)
+        .await
+        .with_context(|| format!("topic {topic:?}: looking up the partition count"))?;
+    Ok(keys.iter().map(|k| partition_for_key(k, n)).collect())
+}
+
+pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
+    match cmd {
+        KvCommand::Hash {
+            value,
+            value_format,
+        } => {
+            let bytes = value_format
+                .parse(&value)
+                .map_err(|e| anyhow::anyhow!("value: {e}"))?;
+            print_text(&format!("{}\n", sha256_hex(&bytes)))
+        }
+        KvCommand::Get {
+            topic,
+            keys,
+            common,
+        } => get(&conn.client()?, &topic, &keys, &common).await,
+        KvCommand::Put {
+            topic,
+            key,
+            value,
+            pre,
+            common,
+        } => {
+            let client = conn.client()?;
+            let key = common
+                .key_format
+                .parse(&key)
+                .map_err(|e| anyhow::anyhow!("key: {e}"))?;
+            let value = common
+                .value_format
+                .parse(&value)
+                .map_err(|e| anyhow::anyhow!("value: {e}"))?;
+            let pre = pre.precondition()?;
+            let p = partitions_for(
+                &client,
+                &topic,
+                common.partition,
+                std::slice::from_ref(&key),
+            )
+            .await?[0];
+            client
+                .put(&topic, p, key, value, pre)
+                .await
+                .with_context(|| format!("put: {}", at(&topic, p)))?;
+            let result = WriteResult {
+                operation: "put",
+                topic: &topic,
+                partition: p,
+                key_count: 1,
+                success: true,
+            };
+            print_writes(common.format, &[result], false)
+        }
+        KvCommand::Delete {
+            topic,
+            keys,
+            pre,
+            common,
+        } => {
+            let client = conn.client()?;
+            let keys = parse_all(common.key_format, &keys, "key")?;
+            let pre = pre.precondition()?;
+            let parts = partitions_for(&client, &topic, common.partition, &keys).await?;
+            let mut by_partition: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
+            for (k, p) in keys.into_iter().zip(parts) {
+                by_partition.entry(p).or_default().push(k);
+            }
+            let mut results = Vec::new();
+            for (p, keys) in by_partition {
+                let n = keys.len();
+                let req = write_request(vec![], keys, pre.clone());
+                client
+                    .write(&topic, p, &req)
+                    .await
+                    .with_context(|| format!("delete: {}", at(&topic, p)))?;
+                results.push((p, n));
+            }
+            let results: Vec<WriteResult> = results
+                .into_iter()
+                .map(|(partition, key_count)| WriteResult {
+                    operation: "delete",
+                    topic: &topic,
+                    partition,
+                    key_count,
+                    success: true,
+                })
+                .collect();
+            print_writes(common.format, &results, true)
+        }
+        KvCommand::Scan {
+            topic,
+            start_key,
+            end_key,
+            limit,
+            common,
+        } => {
+            let client = conn.client()?;
+            let range = ScanRange {
+                start: start_key
+                    .map(|k| common.key_format.parse(&k))
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("--start-key: {e}"))?,
+                end: end_key
+                    .map(|k| common.key_format.parse(&k))
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("--end-key: {e}"))?,
+            };
+            let entries = scan(&client, &topic, common.partition, &range, limit as usize).await?;
+            print_scan(&common, &entries)
+        }
+        KvCommand::Export(args) => transfer::export(&conn.client()?, args).await,
+        KvCommand::Import(args) => transfer::import(&conn.client()?, args).await,
+    }
+}
+
+async fn get(client: &Client, topic: &str, keys: &[String], common: &KvFlags) -> Result<()> {
+    let keys = parse_all(common.key_format, keys, "key")?;
+    let parts = partitions_for(client, topic, common.partition, keys.as_slice()).await?;
+    let mut by_partition: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
+    for (k, p) in keys.iter().zip(&parts) {
+        by_partition.entry(*p).or_default().push(k.clone());
+    }
+    let mut found: BTreeMap<(i32, Vec<u8>), Option<Vec<u8>>> = BTreeMap::new();
+    for (p, ks) in by_partition {
+        let results = client
+            .batch_get(topic, p, ks)
+            .await
+            .with_context(|| format!("get: {}", at(topic, p)))?;
+        for r in results {
+            found.insert((p, r.key), r.value);
+        }
+    }
+    let results: Vec<GetResult> = keys
+        .iter()
+        .zip(&parts)
+        .map(|(k, p)| {
+            let value = found.get(&(*p, k.clone())).cloned().flatten();
+            GetResult {
+                key: common.key_format.render(k),
+                found: value.is_some(),
+                value: value.map(|v| common.value_format.render(&v)),
+                partition: *p,
+            }
+        })
+        .collect();
+    match common.format {
+        OutputFormat::Json => print_json(&results),
+        OutputFormat::Text => {
+            let mut t = Table::new(["KEY", "VALUE", "PARTITION"]);
+            for r in &results {
+                let value = r.value.clone().unwrap_or_else(|| "(not found)".to_owned());
+                t.row([r.key.clone(), value, r.partition.to_string()]);
+            }
+            print_text(&t.render())
+        }
+    }
+}
+
+/// Scans one partition, or every partition merged by key (`partition == -1`),
+/// returning at most `limit` entries in key order.
+pub(crate) async fn scan(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    range: &ScanRange,
+    limit: usize,
+) -> Result<Vec<(i32, Entry)>> {
+    let partitions: Vec<i32> = match partition {
+        -1 => {
+            let n = client
+                .partition_count(topic)
+                .await
+                .with_context(|| format!("topic {topic:?}: looking up the partition count"))?;
+            (0..n).collect()
+        }
+        p if p >= 0 => vec![p],
+        p => bail!("--partition must be -1 (all partitions) or a partition number, got {p}"),
+    };
+    let mut all: Vec<(i32, Entry)> = Vec::new();
+    for p in partitions {
+        let entries = client
+            .scan(topic, p, range, Some(limit))
+            .await
+            .with_context(|| format!("scan: {}", at(topic, p)))?;
+        all.extend(entries.into_iter().map(|e| (p, e)));
+    }
+    // Each partition is sorted; keys are unique per partition (a key lives in one).
+    all.sort_by(|a, b| a.1.key.cmp(&b.1.key).then(a.0.cmp(&b.0)));
+    all.truncate(limit);
+    Ok(all)
+}
+
+fn print_scan(common: &KvFlags, entries: &[(i32, Entry)]) -> Result<()> {
+    let rows = entries.iter().map(|(p, e)| ScanResult {
+        key: common.key_format.render(&e.key),
+        value: common.value_format.render(&e.value),
+        partition: *p,
+    });
+    match common.format {
+        OutputFormat::Json => print_json(&rows.collect::<Vec<_>>()),
+        OutputFormat::Text => {
+            let mut t = Table::new(["KEY", "VALUE", "PARTITION"]);
+            for r in rows {
+                t.row([r.key, r.value, r.partition.to_string()]);
+            }
+            print_text(&t.render())
+        }
+    }
+}
+
+fn print_writes(format: OutputFormat, results: &[WriteResult<'_>], as_list: bool) -> Result<()> {
+    match format {
+        OutputFormat::Json if as_list => print_json(&results),
+        OutputFormat::Json => match results.first() {
+            Some(r) => print_json(r),
+            None => Ok(()),
+        },
+        OutputFormat::Text => {
+            let mut t = Table::new(["OPERATION", "TOPIC", "PARTITION", "KEYS", "SUCCESS"]);
+            for r in results {
+                t.row([
+                    r.operation.to_owned(),
+                    r.topic.to_owned(),
+                    r.partition.to_string(),
+                    r.key_count.to_string(),
+                    r.success.to_string(),
+                ]);
+            }
+            print_text(&t.render())
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The rpkv client library: kvstore and HTTP Proxy over HTTP (reqwest, rustls),
+//! Kafka admin over the Kafka protocol. Shared by the CLI and the TUI.
+//!
+//! A [`Client`] is cheap to clone (it shares one connection pool) and never
+//! prints: every failure is a typed [`Error`].
+//!
+//! ```no_run
+//! # async fn demo() -> rpkv::client::Result<()> {
+//! use rpkv::client::{Client, ClientConfig};
+//! let client = Client::new(ClientConfig::default())?;
+//! let p = client.partition_for_key("example-topic", b"foo").await?;
+//! let value = client.get("example-topic", p, b"foo").await?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod error;
+mod http;
+mod kafka;
+mod kvstore;
+mod proxy;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use config::{ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, parse_brokers};
+pub use devbroker::partitioner::{murmur2, partition_for_key};
+pub use devbroker::wire::kvstore::{Entry, Precondition, WriteRequest};
+pub use devbroker::wire::proxy::ProduceOffset;
+pub use devbroker::wire::{DEFAULT_SCAN_LIMIT, MAX_KEY_BYTES, MAX_SCAN_LIMIT, sha256_hex};
+pub use error::{Error, Result};
+pub use kafka::{
+    BrokerInfo, ClusterInfo, ConfigEntry, NewTopic, OffsetSpec, PartitionInfo, PartitionOffsets,
+    TopicInfo, TopicOutcome, TopicSummary, is_kvstore,
+};
+pub use kvstore::{Lookup, ScanRange, key_after, validate_sha256_hex, write_request};
+pub use proxy::{ConsumedBytes, OutgoingRecord};
+
+/// How long [`Client::partition_for_key`] trusts a partition count it looked up.
+const PARTITION_COUNT_TTL: Duration = Duration::from_secs(30);
+
+/// Partition counts by topic, with when they were read.
+type CountCache = Arc<Mutex<HashMap<String, (i32, Instant)>>>;
+
+/// A connection to one cluster: HTTP (kvstore, HTTP Proxy) and Kafka admin.
+/// Clones share the connection pool and the partition-count cache.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: http::HttpTransport,
+    brokers: Vec<String>,
+    kafka_timeout: Duration,
+    read_only: bool,
+    profile: Option<String>,
+    counts: CountCache,
+}
+
+impl Client {
+    /// Builds a client; fails only on a bad URL or an unreadable CA file.
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        Ok(Client {
+            http: http::HttpTransport::new(&config)?,
+            brokers: config.brokers,
+            kafka_timeout: config.timeout,
+            read_only: config.read_only,
+            profile: config.profile,
+            counts: CountCache::default(),
+        })
+    }
+
+    /// Base URL of the HTTP API.
+    pub fn http_url(&self) -> &str {
+        self.http.base()
+    }
+
+    /// The Kafka bootstrap brokers.
+    pub fn brokers(&self) -> &[String] {
+        &self.brokers
+    }
+
+    /// True when writes are refused.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The partition Kafka's default partitioner picks for `key` in `topic`.
+    /// The partition count comes from Kafka Metadata and is reused for 30 s.
+    pub async fn partition_for_key(&self, topic: &str, key: &[u8]) -> Result<i32> {
+        let cached = self
+            .counts
+            .lock()
+            .ok()
+            .and_then(|c| c.get(topic).copied())
+            .filter(|(_, at)| at.elapsed() < PARTITION_COUNT_TTL)
+            .map(|(n, _)| n);
+        let n = match cached {
+            Some(n) => n,
+            None => {
+                let n = self.partition_count(topic).await?;
+                if let Ok(mut c) = self.counts.lock() {
+                    c.insert(topic.to_owned(), (n, Instant::now()));
+                }
+                n
+            }
+        };
+        Ok(partition_for_key(key, n))
+    }
+
+    pub(crate) fn check_writable(&self, action: &str) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                profile: self.profile.clone().unwrap_or_default(),
+                action: action.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Percent-encodes a topic name for use as one URL path segment.
+pub(crate) fn url_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_segments_are_escaped() {
+        assert_eq!(url_segment("example-topic.v1_x"), "example-topic.v1_x");
+        assert_eq!(url_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn read_only_clients_refuse_writes() {
+        let client = Client::new(ClientConfig {
+            read_only: true,
+            profile: Some("prod".into()),
+            ..ClientConfig::default()
+        })
+        .unwrap();
+        let err = client.check_writable("write").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "profile \"prod\" is read-only: refusing to write"
+        );
+    }
+
+    #[test]
+    fn partitioner_matches_kafka_known_values() {
+        // murmur2 reference values from Kafka's UtilsTest, then the partition
+        // (positive murmur2 modulo the partition count).
+        assert_eq!(murmur2(b"21"), -973932308);
+        assert_eq!(
+            partition_for_key(b"21", 3),
+            ((-973932308i32 & 0x7fffffff) % 3)
+        );
+        assert_eq!(
+            partition_for_key(b"foobar", 10),
+            ((-790332482i32 & 0x7fffffff) % 10)
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! Profiles in `$XDG_CONFIG_HOME/rpkv/rpkv.toml`: named connection settings
+//! (URLs, TLS CA, user, read-only) and which one is current. Passwords are kept
+//! only when the user asks (`--save-password`); the file is then made 0600.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Errors reading or writing the profile file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("encoding profiles: {0}")]
+    Encode(#[from] toml::ser::Error),
+    #[error("no profile named {0:?} (see `rpkv profile list`)")]
+    NoSuchProfile(String),
+    #[error("cannot find a config directory: set XDG_CONFIG_HOME or HOME")]
+    NoConfigDir,
+}
+
+/// One named profile.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brokers: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Stored only with `--save-password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The profile used when `--profile` is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// `$XDG_CONFIG_HOME/rpkv/rpkv.toml` (or `~/.config/rpkv/rpkv.toml`).
+pub fn default_path() -> Result<PathBuf, ConfigError> {
+    xdg_dir("XDG_CONFIG_HOME", ".config")
+        .map(|d| d.join("rpkv").join("rpkv.toml"))
+        .ok_or(ConfigError::NoConfigDir)
+}
+
+/// `$XDG_DATA_HOME/rpkv/devbroker` (or `~/.local/share/rpkv/devbroker`): the
+/// data dir of `rpkv dev`.
+pub fn default_dev_data_dir() -> PathBuf {
+    xdg_dir("XDG_DATA_HOME", ".local/share")
+        .map(|d| d.join("rpkv").join("devbroker"))
+        .unwrap_or_else(|| PathBuf::from(".devbroker"))
+}
+
+fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() && Path::new(&v).is_absolute() => Some(PathBuf::from(v)),
+        _ => std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(fallback)),
+    }
+}
+
+impl ConfigFile {
+    /// Reads the file; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                path: path.to_owned(),
+                source,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+            Err(source) => Err(ConfigError::Io {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Writes the file atomically (temp file + rename), mode 0600.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let io = |source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let text = toml::to_string_pretty(self)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension("toml.tmp");
+        write_private(&tmp, text.as_bytes()).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// The profile to use: `name` if given, else the current one (if any).
+    pub fn resolve(&self, name: Option<&str>) -> Result<Option<(String, Profile)>, ConfigError> {
+        match name.or(self.current.as_deref()) {
+            None => Ok(None),
+            Some(n) => self
+                .profiles
+                .get(n)
+                .map(|p| Some((n.to_owned(), p.clone())))
+                .ok_or_else(|| ConfigError::NoSuchProfile(n.to_owned())),
+        }
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_without_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rpkv").join("rpkv.toml");
+        let mut cfg = ConfigFile::default();
+        cfg.profiles.insert(
+            "prod".into(),
+            Profile {
+                http_url: Some("https://redpanda:8082".into()),
+                brokers: Some("redpanda:9092".into()),
+                tls_ca: Some("/etc/ca.pem".into()),
+                user: Some("alice".into()),
+                password: None,
+                read_only: true,
+            },
+        );
+        cfg.current = Some("prod".into());
+        cfg.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("password"), "{text}");
+        assert!(text.contains("read_only = true"), "{text}");
+        let back = ConfigFile::load(&path).unwrap();
+        assert_eq!(back, cfg);
+        let (name, p) = back.resolve(None).unwrap().unwrap();
+        assert_eq!(name, "prod");
+        assert_eq!(p.user.as_deref(), Some("alice"));
+        assert!(matches!(
+            back.resolve(Some("nope")),
+            Err(ConfigError::NoSuchProfile(_))
+        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ConfigFile::load(&dir.path().join("none.toml")).unwrap();
+        assert_eq!(cfg, ConfigFile::default());
+        assert!(cfg.resolve(None).unwrap().is_none());
+    }
+}

@@ -1,0 +1,165 @@
+//! rpkv over HTTPS with a self-signed CA (made here with rcgen) and HTTP basic
+//! auth, against the dev broker's --tls-cert/--tls-key/--basic-auth.
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rpkv_e2e::Broker;
+use rpkv_e2e::cli::Rpkv;
+
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    /// A CA and a server certificate for 127.0.0.1 and localhost signed by it.
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "rpkv e2e test CA");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().unwrap();
+        let server_cert =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .unwrap()
+                .signed_by(&server_key, &issuer)
+                .unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
+        std::fs::write(dir.path().join("server.pem"), server_cert.pem()).unwrap();
+        std::fs::write(dir.path().join("server.key"), server_key.serialize_pem()).unwrap();
+        Pki { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+fn tls_broker(pki: &Pki, auth: &[&str]) -> (Broker, String) {
+    let mut args = vec![
+        "--topic".to_owned(),
+        "secure".to_owned(),
+        "--tls-cert".to_owned(),
+        pki.path("server.pem"),
+        "--tls-key".to_owned(),
+        pki.path("server.key"),
+    ];
+    args.extend(auth.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let b = Broker::start(&args).unwrap();
+    let url = format!("https://{}", b.http_addr);
+    (b, url)
+}
+
+#[test]
+fn https_with_custom_ca_and_basic_auth() {
+    let pki = Pki::new();
+    let (_b, url) = tls_broker(&pki, &["--basic-auth", "alice:s3cret"]);
+    let ca = pki.path("ca.pem");
+    let r = Rpkv::with_urls(&url, "127.0.0.1:1")
+        .env("RPKV_USER", "alice")
+        .env("RPKV_PASSWORD", "s3cret");
+    r.run(&["--tls-ca", &ca, "kv", "put", "secure", "k", "v", "-p", "0"])
+        .ok();
+    let out = r
+        .run(&[
+            "--tls-ca", &ca, "kv", "get", "secure", "k", "-p", "0", "--format", "json",
+        ])
+        .ok();
+    assert_eq!(out.json()[0]["value"], "v");
+
+    // The password given as a flag works the same.
+    let flags = Rpkv::with_urls(&url, "127.0.0.1:1");
+    flags
+        .run(&[
+            "--tls-ca",
+            &ca,
+            "--user",
+            "alice",
+            "--password",
+            "s3cret",
+            "kv",
+            "scan",
+            "secure",
+            "-p",
+            "0",
+        ])
+        .ok();
+
+    // Wrong password, and no credentials: 401, one line, exit 1.
+    let wrong = Rpkv::with_urls(&url, "127.0.0.1:1")
+        .env("RPKV_USER", "alice")
+        .env("RPKV_PASSWORD", "nope");
+    let line = wrong
+        .run(&["--tls-ca", &ca, "kv", "get", "secure", "k", "-p", "0"])
+        .fails(1);
+    assert!(line.contains("401"), "{line}");
+    assert!(line.contains("topic \"secure\" partition 0"), "{line}");
+    let line = flags
+        .run(&["--tls-ca", &ca, "kv", "put", "secure", "k", "x", "-p", "0"])
+        .fails(1);
+    assert!(line.contains("401"), "{line}");
+
+    // Without the CA the server's certificate is not trusted.
+    let line = r.run(&["kv", "get", "secure", "k", "-p", "0"]).fails(1);
+    assert!(line.to_lowercase().contains("certificate"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unauthenticated_requests_get_401_with_www_authenticate_except_readiness() {
+    let pki = Pki::new();
+    let (_b, url) = tls_broker(&pki, &["--basic-auth", "alice:s3cret"]);
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(pki.path("ca.pem")).unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let ready = http
+        .get(format!("{url}/status/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    for path in ["/topics", "/brokers", "/metrics"] {
+        let resp = http.get(format!("{url}{path}")).send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{path}");
+        assert_eq!(
+            resp.headers()["www-authenticate"],
+            "Basic realm=\"devbroker\"",
+            "{path}"
+        );
+    }
+    let resp = http
+        .post(format!("{url}/kvstore/secure/partition/0/scan"))
+        .json(&serde_json::json!({"limit": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = http
+        .post(format!("{url}/kvstore/secure/partition/0/scan"))
+        .basic_auth("alice", Some("s3cret"))
+        .json(&serde_json::json!({"limit": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[test]
+fn basic_auth_over_plain_http() {
+    let b = Broker::start(&["--topic", "t", "--basic-auth", "bob:pw"]).unwrap();
+    let r = Rpkv::new(&b);
+    let line = r.run(&["kv", "scan", "t", "-p", "0"]).fails(1);
+    assert!(line.contains("401"), "{line}");
+    let r = r.env("RPKV_USER", "bob").env("RPKV_PASSWORD", "pw");
+    r.run(&["kv", "scan", "t", "-p", "0"]).ok();
+}
