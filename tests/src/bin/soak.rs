@@ -28,12 +28,14 @@ impl Rng {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
+/// A `/proc/PID/status` field in KiB: `VmRSS` (all resident memory, including
+/// the LMDB file pages mapped in) or `RssAnon` (heap and stacks only).
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
@@ -165,7 +167,7 @@ async fn main() -> Result<()> {
             }
         }));
     }
-    print!("{:>6} {:>8} {:>9}", "t_s", "ops/s", "rss_MiB");
+    print!("{:>6} {:>8} {:>9} {:>10}", "t_s", "ops/s", "rss_MiB", "anon_MiB");
     for op in OPS {
         print!(" {:>17}", format!("{op} p50/p99 ms"));
     }
@@ -176,10 +178,11 @@ async fn main() -> Result<()> {
         let taken = std::mem::take(&mut *samples.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
         let total: usize = taken.values().map(Vec::len).sum();
         print!(
-            "{:>6.0} {:>8.0} {:>9.1}",
+            "{:>6.0} {:>8.0} {:>9.1} {:>10.1}",
             started.elapsed().as_secs_f64(),
             total as f64 / interval.as_secs_f64(),
-            rss_kib(pid) as f64 / 1024.0
+            status_kib(pid, "VmRSS:") as f64 / 1024.0,
+            status_kib(pid, "RssAnon:") as f64 / 1024.0
         );
         for op in OPS {
             let mut v = taken.get(op).cloned().unwrap_or_default();
