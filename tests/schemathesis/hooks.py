@@ -9,6 +9,7 @@
   or partition ("no leader"), which the message must say.
 """
 import json
+import re
 
 import schemathesis
 from hypothesis import strategies as st
@@ -17,12 +18,21 @@ from hypothesis import strategies as st
 STEER = [("kv", 0), ("kv", 1), ("kv", 0), ("plain", 0), ("kv", None), (None, None)]
 
 
+TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _steer(params, choice):
+    # Only values that are valid per the document are replaced, so the invalid
+    # ones generated for negative testing stay invalid.
     topic, partition = choice
     out = dict(params)
-    if topic is not None and "topic" in out:
+    if topic is not None and isinstance(out.get("topic"), str) and TOPIC.match(out["topic"]):
         out["topic"] = topic
-    if partition is not None and "partition" in out:
+    if partition is not None and _is_int(out.get("partition")) and -(2**31) <= out["partition"] < 2**31:
         out["partition"] = partition
     return out
 
@@ -55,6 +65,7 @@ def no_server_error_except_no_leader(ctx, response, case):
 @schemathesis.hook
 def map_query(context, query):
     # Long polls wait up to `timeout` ms (the broker caps it at 30 s); keep runs short.
-    if query and isinstance(query.get("timeout"), int):
+    # Only valid (non-negative integer) values are shortened; invalid ones stay.
+    if query and _is_int(query.get("timeout")) and query["timeout"] >= 0:
         query["timeout"] = query["timeout"] % 100
     return query
