@@ -167,7 +167,10 @@ async fn main() -> Result<()> {
             }
         }));
     }
-    print!("{:>6} {:>8} {:>9} {:>10}", "t_s", "ops/s", "rss_MiB", "anon_MiB");
+    print!(
+        "{:>6} {:>8} {:>9} {:>10}",
+        "t_s", "ops/s", "rss_MiB", "anon_MiB"
+    );
     for op in OPS {
         print!(" {:>17}", format!("{op} p50/p99 ms"));
     }
