@@ -47,6 +47,8 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         .args(["--hypothesis-max-examples", &max_examples])
         .args(["--hypothesis-seed", &seed])
         .args(["--hypothesis-deadline", "none"])
+        // No example database: every run is the same seeded run.
+        .args(["--hypothesis-database", "none"])
         .args(["--request-timeout", "10000"])
         .output()
         .unwrap();
