@@ -40,3 +40,10 @@ if ! python3 -c "import schemathesis, hypothesis, sys; sys.exit(schemathesis.__v
 fi
 
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+
+# moto's S3-compatible server for the tiered-storage tests (tests/tests/tier_*.rs).
+MOTO_VERSION=5.2.1
+if ! python3 -c "import moto, flask, flask_cors; assert moto.__version__ == '${MOTO_VERSION}'" >/dev/null 2>&1; then
+  echo "installing moto[server]==${MOTO_VERSION}"
+  python3 -m pip install -q "moto[server]==${MOTO_VERSION}"
+fi

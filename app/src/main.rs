@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use rpkv::cli;
 
+// `rpkv dev` and the TUI embed the dev broker, whose Kafka decoder can be asked
+// for huge, never-used reservations by malformed frames; see `devbroker::alloc`.
+#[global_allocator]
+static ALLOC: devbroker::alloc::LazyHugeAlloc = devbroker::alloc::LazyHugeAlloc;
+
 fn main() -> ExitCode {
     let parsed = cli::parse();
     if parsed.cli.command.is_none() {

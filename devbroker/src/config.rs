@@ -142,6 +142,16 @@ impl TopicConfig {
         self.int(SEGMENT_MS)
     }
 
+    /// How long uploaded records stay in the local log; `None` = no limit.
+    pub fn retention_local_target_ms(&self) -> Option<i64> {
+        Some(self.int(RETENTION_LOCAL_TARGET_MS)).filter(|v| *v >= 0)
+    }
+
+    /// How many bytes of uploaded records the local log keeps; `None` = no limit.
+    pub fn retention_local_target_bytes(&self) -> Option<u64> {
+        u64::try_from(self.int(RETENTION_LOCAL_TARGET_BYTES)).ok()
+    }
+
     pub fn cleanup_policy(&self) -> CleanupPolicy {
         let policy = self.get(CLEANUP_POLICY).unwrap_or("delete");
         CleanupPolicy {

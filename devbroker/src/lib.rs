@@ -4,6 +4,7 @@
 //!   with group commit.
 //! - [`http`]: the kvstore API and an HTTP Proxy subset (axum).
 //! - [`wire`]: request and response bodies shared with clients.
+//! - [`tier`]: tiered storage to S3-compatible object storage, with restore.
 //! - [`kafka`]: the Kafka wire protocol listener.
 //! - [`alloc`]: an allocator guard against huge reservations from malformed frames.
 //! - [`server`]: wires it all together with graceful shutdown.
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod partitioner;
 pub mod server;
 pub mod storage;
+pub mod tier;
 pub mod wire;
 
 // Unit tests feed malformed frames to the Kafka decoders; see `alloc`.

@@ -1,8 +1,8 @@
 //! Prometheus metrics of the broker, served at `GET /metrics`.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the broker exports, registered in one registry.
@@ -16,6 +16,79 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     pub records_appended: IntCounter,
     pub records_trimmed: IntCounter,
+    /// Tiered storage (see `tier`).
+    pub tier: TierMetrics,
+}
+
+/// Metrics of the tier uploader.
+pub struct TierMetrics {
+    pub uploaded_bytes: IntCounter,
+    pub uploaded_segments: IntCounter,
+    pub upload_failures: IntCounter,
+    pub lag_offsets: IntGaugeVec,
+    pub lag_bytes: IntGaugeVec,
+    pub last_uploaded_offset: IntGaugeVec,
+    pub last_snapshot_offset: IntGaugeVec,
+    pub fenced: IntGauge,
+}
+
+impl TierMetrics {
+    fn new() -> Self {
+        let per_partition = |name: &str, help: &str| {
+            IntGaugeVec::new(Opts::new(name, help), &["topic", "partition"]).expect("valid metric")
+        };
+        TierMetrics {
+            uploaded_bytes: IntCounter::new(
+                "tier_uploaded_bytes_total",
+                "Bytes of segments, snapshots and manifests uploaded to the tier",
+            )
+            .expect("valid metric"),
+            uploaded_segments: IntCounter::new(
+                "tier_uploaded_segments_total",
+                "Log segments uploaded to the tier",
+            )
+            .expect("valid metric"),
+            upload_failures: IntCounter::new(
+                "tier_upload_failures_total",
+                "Failed tier uploads (each is retried with backoff)",
+            )
+            .expect("valid metric"),
+            lag_offsets: per_partition(
+                "tier_upload_lag_offsets",
+                "Offsets in the local log not yet in the tier",
+            ),
+            lag_bytes: per_partition(
+                "tier_upload_lag_bytes",
+                "Bytes in the local log not yet in the tier (at least)",
+            ),
+            last_uploaded_offset: per_partition(
+                "tier_last_uploaded_offset",
+                "Last offset in the tier, -1 if none",
+            ),
+            last_snapshot_offset: per_partition(
+                "tier_last_snapshot_offset",
+                "Offset of the latest view snapshot in the tier, -1 if none",
+            ),
+            fenced: IntGauge::new(
+                "tier_fenced",
+                "1 once another broker took over the tier prefix",
+            )
+            .expect("valid metric"),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.uploaded_bytes.clone()),
+            Box::new(self.uploaded_segments.clone()),
+            Box::new(self.upload_failures.clone()),
+            Box::new(self.lag_offsets.clone()),
+            Box::new(self.lag_bytes.clone()),
+            Box::new(self.last_uploaded_offset.clone()),
+            Box::new(self.last_snapshot_offset.clone()),
+            Box::new(self.fenced.clone()),
+        ]
+    }
 }
 
 impl Metrics {
@@ -64,6 +137,7 @@ impl Metrics {
                 "Records removed by retention or compaction",
             )
             .expect("valid metric"),
+            tier: TierMetrics::new(),
             registry,
         };
         for c in [
@@ -75,7 +149,10 @@ impl Metrics {
             Box::new(m.commit_seconds.clone()),
             Box::new(m.records_appended.clone()),
             Box::new(m.records_trimmed.clone()),
-        ] {
+        ]
+        .into_iter()
+        .chain(m.tier.collectors())
+        {
             m.registry.register(c).expect("metric names are unique");
         }
         m

@@ -16,6 +16,7 @@ use crate::http::{self, AppState};
 use crate::kafka::{self, KafkaListener};
 use crate::metrics::Metrics;
 use crate::storage::{Store, StoreError, StoreOptions, now_ms};
+use crate::tier::{Tier, TierError, TierOptions};
 
 /// The flags of `devbroker serve` (also flattened into `rpkv dev`).
 #[derive(Clone, Debug, clap::Args)]
@@ -61,6 +62,19 @@ pub struct ServeArgs {
     /// milliseconds; slower ones get 408. Long polls are capped at 30 s.
     #[arg(long, default_value_t = http::guard::DEFAULT_REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
+    /// At shutdown, how long to keep uploading pending data to the tier, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    pub tier_shutdown_timeout_ms: u64,
+    /// How often each partition's key-value view is snapshotted to the tier, in ms.
+    #[arg(long, default_value_t = 60_000)]
+    pub tier_snapshot_interval_ms: u64,
+    /// How often the uploader looks for closed segments, in ms.
+    #[arg(long, default_value_t = 200)]
+    pub tier_poll_ms: u64,
+    /// Claim the tier prefix even if another broker holds it; that broker is
+    /// fenced (it stops uploading and refuses writes).
+    #[arg(long)]
+    pub tier_takeover: bool,
     /// PEM certificate chain: serve HTTPS instead of HTTP (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -93,6 +107,10 @@ impl ServeArgs {
             max_connections: http::guard::DEFAULT_MAX_CONNECTIONS,
             header_read_timeout_ms: http::guard::DEFAULT_HEADER_READ_TIMEOUT_MS,
             request_timeout_ms: http::guard::DEFAULT_REQUEST_TIMEOUT_MS,
+            tier_shutdown_timeout_ms: 30_000,
+            tier_snapshot_interval_ms: 60_000,
+            tier_poll_ms: 200,
+            tier_takeover: false,
             tls_cert: None,
             tls_key: None,
             basic_auth: None,
@@ -110,6 +128,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tier(#[from] TierError),
     #[error("cannot listen for Kafka on {addr}: {source}; pick another address with --kafka-addr")]
     KafkaBind {
         addr: SocketAddr,
@@ -158,6 +178,23 @@ pub async fn run(
         .map_err(|e| StoreError::Internal(e.to_string()))??;
     tracing::info!(data_dir = %args.data_dir.display(), topics = store.topics().len(), "storage open");
 
+    // Claims the tier prefix, and restores from it when the data dir is empty.
+    let tier_url = args.tier.clone().unwrap_or_else(|| {
+        let dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+        format!("file://{}/bucket", dir.display())
+    });
+    let tier = Tier::open(
+        TierOptions {
+            url: tier_url,
+            data_dir: args.data_dir.clone(),
+            poll_interval: Duration::from_millis(args.tier_poll_ms.max(10)),
+            snapshot_interval: Duration::from_millis(args.tier_snapshot_interval_ms),
+            takeover: args.tier_takeover,
+        },
+        store.clone(),
+    )
+    .await?;
+
     for spec in &args.topics {
         match store.topic(&spec.name) {
             Some(existing) => {
@@ -172,11 +209,7 @@ pub async fn run(
         }
     }
 
-    let tier = args
-        .tier
-        .clone()
-        .unwrap_or_else(|| format!("file://{}/bucket", args.data_dir.display()));
-    tracing::info!(tier = %tier, "tiering is not implemented yet; flag recorded");
+    tier.start().await?;
 
     let kafka_listener = KafkaListener::bind(args.kafka_addr)
         .await
@@ -185,6 +218,7 @@ pub async fn run(
             source,
         })?
         .with_max_connections(args.max_connections);
+    let kafka_listener = kafka_listener.with_tier(tier.clone());
     let kafka_addr = kafka_listener.local_addr();
 
     let listener = TcpListener::bind(args.http_addr)
@@ -198,7 +232,9 @@ pub async fn run(
         tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let state = AppState::new(store.clone()).with_stopping(stop_rx.clone());
+    let state = AppState::new(store.clone())
+        .with_stopping(stop_rx.clone())
+        .with_tier(tier.clone());
     let app = http::auth::protect(
         http::router_with_timeout(
             state.clone(),
@@ -216,6 +252,7 @@ pub async fn run(
 
     let maintenance = tokio::spawn(maintain_loop(
         store.clone(),
+        Some(tier.clone()),
         Duration::from_millis(args.retention_check_ms.max(10)),
     ));
 
@@ -258,18 +295,26 @@ pub async fn run(
         tracing::warn!(error = %e, "Kafka listener task failed");
     }
     maintenance.abort();
+    // Upload what is pending (closing open segments) before the store closes.
+    tier.shutdown(Duration::from_millis(args.tier_shutdown_timeout_ms))
+        .await;
     store.close().await?;
     served.map_err(ServeError::Http)?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
 
-async fn maintain_loop(store: Store, every: Duration) {
+async fn maintain_loop(store: Store, tier: Option<Tier>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match store.maintain(now_ms()).await {
+        // With a tier, nothing at or above a partition's upload floor is trimmed.
+        let pass = match &tier {
+            Some(t) => store.maintain_tiered(now_ms(), Arc::new(t.floors())).await,
+            None => store.maintain(now_ms()).await,
+        };
+        match pass {
             Ok(r) if r.trimmed + r.compacted > 0 => {
                 store
                     .metrics()

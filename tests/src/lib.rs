@@ -62,7 +62,17 @@ impl Broker {
 
     /// Starts a broker on the given data dir (kept after the broker stops).
     pub fn start_in(data_dir: &Path, args: &[&str]) -> Result<Broker> {
+        Self::start_in_with_env(data_dir, args, &[])
+    }
+
+    /// Like [`Broker::start_in`], with extra environment variables (e.g. `AWS_*`).
+    pub fn start_in_with_env(
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> Result<Broker> {
         let mut cmd = Command::new(bin_path("devbroker"));
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)

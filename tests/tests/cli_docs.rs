@@ -1,4 +1,4 @@
-//! The CLI walkthrough of docs/cli.md runs as written (the second bash block of
+//! The CLI walkthrough of the README runs as written (the second bash block of
 //! its Walkthrough section), with `rpkv` on PATH, against a fresh dev broker.
 
 use std::process::Command;
@@ -9,8 +9,8 @@ use rpkv_e2e::{Broker, bin_path};
 
 #[test]
 fn cli_walkthrough_works_verbatim() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cli.md"))
-        .expect("docs/cli.md");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
     let section = doc
         .split("### Walkthrough")
         .nth(1)

@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::storage::Store;
+use crate::tier::Tier;
 use error::ApiError;
 
 /// Default limit on request bodies: a 1 MiB batch grows by a third in base64, plus JSON.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub round_robin: Arc<AtomicU32>,
     /// Set once the broker serves; `/status/ready` answers 503 before.
     pub ready: Arc<AtomicBool>,
+    /// Tiered storage, when on: fetches below the local log start, status, fencing.
+    pub tier: Option<Tier>,
     /// Turns true when the broker shuts down, so long polls end at once.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -47,8 +50,14 @@ impl AppState {
             store,
             round_robin: Arc::new(AtomicU32::new(0)),
             ready: Arc::new(AtomicBool::new(true)),
+            tier: None,
             stopping: tokio::sync::watch::channel(false).1,
         }
+    }
+
+    pub fn with_tier(mut self, tier: Tier) -> Self {
+        self.tier = Some(tier);
+        self
     }
 
     /// Ends long polls when `stopping` turns true.
@@ -95,6 +104,7 @@ pub fn router_with_timeout(
         )
         .route("/brokers", get(proxy::brokers))
         .route("/status/ready", get(ready))
+        .route("/status/tier", get(tier_status))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -104,6 +114,7 @@ pub fn router_with_timeout(
             request_timeout,
         ))
         .layer(middleware::from_fn(guard::json_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), fence_guard))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
@@ -114,6 +125,33 @@ async fn ready(State(state): State<AppState>) -> Response {
     } else {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting up").into_response()
     }
+}
+
+/// Per-partition tiering status: log start, high watermark, last uploaded
+/// offset, upload lag, last snapshot offset.
+async fn tier_status(State(state): State<AppState>) -> Response {
+    match &state.tier {
+        Some(tier) => Json(tier.status().await).into_response(),
+        None => ApiError::new(StatusCode::NOT_FOUND, "tiered storage is off").into_response(),
+    }
+}
+
+/// A fenced broker (another one took over its tier prefix) refuses writes.
+async fn fence_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::POST
+        && let Some(tier) = &state.tier
+        && let Err(reason) = tier.check_writable()
+    {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        if route.ends_with("/write") || route == "/topics/{topic}" {
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

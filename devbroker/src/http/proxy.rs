@@ -19,6 +19,7 @@ use super::error::ApiError;
 use super::kvstore::parse_partition;
 use crate::partitioner::partition_for_key;
 use crate::storage::{Record, StoreError, StoredRecord, now_ms};
+use crate::tier::TierError;
 use crate::wire::b64;
 use crate::wire::proxy::{
     BrokersResponse, ConsumedRecord, EmbeddedFormat, PROXY_V2, ProduceOffset, ProduceRequest,
@@ -224,6 +225,31 @@ pub(super) async fn records(
         .partition(&topic, partition)
         .map_err(not_found)?;
 
+    // Below the local log start, records come from the tier's bucket.
+    if let Some(tier) = &state.tier {
+        let t = topic.clone();
+        let local = state
+            .store
+            .read(move |s| s.partition_state(&t, partition))
+            .await
+            .map_err(not_found)?;
+        if offset < local.log_start {
+            let records = tier
+                .read_records(&topic, partition, offset, max_bytes)
+                .await
+                .map_err(tier_error)?;
+            if !records.is_empty() {
+                let out = records
+                    .into_iter()
+                    .map(|r| consumed(&topic, partition, format, r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(
+                    ([(header::CONTENT_TYPE, format.media_type())], Json(out)).into_response()
+                );
+            }
+        }
+    }
+
     let deadline = tokio::time::Instant::now() + timeout;
     let mut commits = state.store.subscribe();
     let read = loop {
@@ -253,6 +279,18 @@ pub(super) async fn records(
         .map(|r| consumed(&topic, partition, format, r))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(([(header::CONTENT_TYPE, format.media_type())], Json(out)).into_response())
+}
+
+/// A failed read from the tier: a corrupt object is a 502 naming it (never data),
+/// an unreachable bucket a 503.
+fn tier_error(e: TierError) -> ApiError {
+    match e {
+        TierError::Corrupt { .. } => ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
+        other => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot read from tiered storage: {other}"),
+        ),
+    }
 }
 
 fn consumed(

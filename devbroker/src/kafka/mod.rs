@@ -47,6 +47,8 @@ pub struct KafkaState {
     pub max_request_bytes: usize,
     /// Becomes true on shutdown; long polls end early.
     pub shutdown: watch::Receiver<bool>,
+    /// Tiered storage: Fetch below the local log start reads from the bucket.
+    pub tier: Option<crate::tier::Tier>,
 }
 
 impl KafkaState {
@@ -62,6 +64,7 @@ impl KafkaState {
             producers: ProducerTable::new(),
             max_request_bytes,
             shutdown,
+            tier: None,
         }
     }
 }
@@ -77,6 +80,7 @@ pub struct KafkaListener {
     listener: TcpListener,
     addr: SocketAddr,
     max_connections: usize,
+    tier: Option<crate::tier::Tier>,
 }
 
 impl KafkaListener {
@@ -94,12 +98,19 @@ impl KafkaListener {
             listener,
             addr,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            tier: None,
         })
     }
 
     /// Refuses connections beyond `n` open ones (closed at once, with a log line).
     pub fn with_max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
+        self
+    }
+
+    /// Serves Fetch below the local log start from the tier's bucket.
+    pub fn with_tier(mut self, tier: crate::tier::Tier) -> Self {
+        self.tier = Some(tier);
         self
     }
 
@@ -111,17 +122,14 @@ impl KafkaListener {
     /// Accepts connections until `shutdown` turns true, then waits for every
     /// connection to finish the request it is handling.
     pub async fn serve(
-        self,
+        mut self,
         store: Store,
         max_request_bytes: usize,
         shutdown: watch::Receiver<bool>,
     ) {
-        let state = Arc::new(KafkaState::new(
-            store,
-            self.addr,
-            max_request_bytes,
-            shutdown.clone(),
-        ));
+        let mut state = KafkaState::new(store, self.addr, max_request_bytes, shutdown.clone());
+        state.tier = self.tier.take();
+        let state = Arc::new(state);
         let mut stop = shutdown;
         let mut conns = JoinSet::new();
         let mut refused: u64 = 0;

@@ -26,6 +26,13 @@ const PASS_BUDGET: u64 = 50_000;
 /// A partition is compacted once this many records were appended since the last pass.
 const COMPACT_MIN_DIRTY: u64 = 1_000;
 
+/// Upload floors of the tier: per (topic, partition), the first offset not yet in
+/// the bucket. With floors, nothing at or above a partition's floor is trimmed (a
+/// partition missing from the map has floor 0), and `retention.local.target.ms` /
+/// `.bytes` trim records below the floor from the local log only: their keys stay
+/// in the view, the bucket keeps the records.
+pub type Floors = HashMap<(String, i32), u64>;
+
 /// What a maintenance pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MaintainReport {
@@ -37,7 +44,12 @@ pub struct MaintainReport {
     pub expired_keys: u64,
 }
 
-pub(crate) fn run(txn: &mut RwTxn, dbs: Dbs, now_ms: i64) -> Result<MaintainReport> {
+pub(crate) fn run(
+    txn: &mut RwTxn,
+    dbs: Dbs,
+    now_ms: i64,
+    floors: Option<&Floors>,
+) -> Result<MaintainReport> {
     let mut metas = Vec::new();
     for item in dbs.topics.iter(txn)? {
         let (name, bytes) = item?;
@@ -49,8 +61,9 @@ pub(crate) fn run(txn: &mut RwTxn, dbs: Dbs, now_ms: i64) -> Result<MaintainRepo
     for meta in &metas {
         let policy = meta.config.cleanup_policy();
         for p in 0..meta.partitions {
-            if policy.delete {
-                trim(txn, dbs, meta, p, now_ms, &mut report)?;
+            let floor = floors.map(|f| f.get(&(meta.name.clone(), p)).copied().unwrap_or(0));
+            if policy.delete || floor.is_some() {
+                trim(txn, dbs, meta, p, now_ms, floor, &mut report)?;
             }
             if policy.compact {
                 compact(txn, dbs, meta, p, now_ms, &mut report)?;
@@ -60,20 +73,35 @@ pub(crate) fn run(txn: &mut RwTxn, dbs: Dbs, now_ms: i64) -> Result<MaintainRepo
     Ok(report)
 }
 
-/// Removes records from the head of the log while retention says so.
+/// Removes records from the head of the log while retention says so; with an
+/// upload `floor`, only records below it, and local retention applies too.
 fn trim(
     txn: &mut RwTxn,
     dbs: Dbs,
     meta: &TopicMeta,
     partition: i32,
     now_ms: i64,
+    floor: Option<u64>,
     report: &mut MaintainReport,
 ) -> Result<()> {
-    let retention_ms = meta.config.retention_ms();
-    let retention_bytes = meta.config.retention_bytes();
-    if retention_ms.is_none() && retention_bytes.is_none() {
+    let delete = meta.config.cleanup_policy().delete;
+    let retention_ms = meta.config.retention_ms().filter(|_| delete);
+    let retention_bytes = meta.config.retention_bytes().filter(|_| delete);
+    let (local_ms, local_bytes) = match floor {
+        Some(_) => (
+            meta.config.retention_local_target_ms(),
+            meta.config.retention_local_target_bytes(),
+        ),
+        None => (None, None),
+    };
+    if retention_ms.is_none()
+        && retention_bytes.is_none()
+        && local_ms.is_none()
+        && local_bytes.is_none()
+    {
         return Ok(());
     }
+    let local_cutoff = local_ms.map(|ms| now_ms.saturating_sub(ms));
     let prefix = partition_prefix(meta.id, partition);
     let mut state = load_state(txn, dbs.parts, &prefix)?;
     let cutoff = retention_ms.map(|ms| now_ms.saturating_sub(ms));
@@ -96,14 +124,26 @@ fn trim(
             break;
         };
         let offset = keys::log_offset(k);
+        if floor.is_some_and(|f| offset >= f) {
+            // Not in the bucket yet: it stays.
+            break;
+        }
         let record =
             Record::decode(v).map_err(|e| StoreError::Corrupt(format!("record {offset}: {e}")))?;
         let too_old = cutoff.is_some_and(|c| record.timestamp < c);
         let too_big = retention_bytes.is_some_and(|max| state.log_bytes > max);
-        if !(too_old || too_big) {
+        if too_old || too_big {
+            remove_record(txn, dbs, meta, &prefix, &mut state, offset, &record, report)?;
+        } else if local_cutoff.is_some_and(|c| record.timestamp < c)
+            || local_bytes.is_some_and(|max| state.log_bytes > max)
+        {
+            // Local retention: the record leaves the local log only.
+            dbs.log.delete(txn, &keys::log_key(&prefix, offset))?;
+            state.log_records = state.log_records.saturating_sub(1);
+            state.log_bytes = state.log_bytes.saturating_sub(record.wire_size() as u64);
+        } else {
             break;
         }
-        remove_record(txn, dbs, meta, &prefix, &mut state, offset, &record, report)?;
         state.log_start = offset + 1;
         report.trimmed += 1;
         removed += 1;

@@ -25,9 +25,9 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use error::{StoreError, display_key};
-pub use maintain::MaintainReport;
+pub use maintain::{Floors, MaintainReport};
 pub use records::{Header, PartitionState, Record, StoredRecord, TopicMeta};
-pub use writer::{AppendResult, ConfigChange, check_key};
+pub use writer::{AppendResult, ConfigChange, RestoreBatch, check_key};
 
 use crate::config::TopicConfig;
 use crate::metrics::Metrics;
@@ -273,6 +273,64 @@ impl Store {
             Applied::Maintained(r) => Ok(r),
             other => Err(StoreError::Internal(format!("maintain answered {other:?}"))),
         }
+    }
+
+    /// Like [`Store::maintain`], but records at or above a partition's upload
+    /// floor stay, and `retention.local.target.*` trims uploaded records from the
+    /// local log (keeping the view: the bucket still has them).
+    pub async fn maintain_tiered(
+        &self,
+        now_ms: i64,
+        floors: Arc<Floors>,
+    ) -> Result<MaintainReport> {
+        match self.submit(Op::MaintainTiered { now_ms, floors }).await? {
+            Applied::Maintained(r) => Ok(r),
+            other => Err(StoreError::Internal(format!("maintain answered {other:?}"))),
+        }
+    }
+
+    /// Restores part of a partition from the tier (see [`RestoreBatch`]).
+    pub async fn restore(&self, batch: RestoreBatch) -> Result<()> {
+        self.submit(Op::Restore(batch)).await.map(drop)
+    }
+
+    /// The partition's state and every entry of its view
+    /// `(key, value, offset, timestamp)`, in key order, from one read
+    /// transaction: the view as of every record below `state.next_offset`.
+    #[allow(clippy::type_complexity)]
+    pub fn view_snapshot(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(PartitionState, Vec<(Vec<u8>, Vec<u8>, u64, i64)>)> {
+        let meta = self.partition(topic, partition)?;
+        let prefix = partition_prefix(meta.id, partition);
+        let rtxn = self.read_txn()?;
+        let state = load_state(&rtxn, self.inner.dbs.parts, &prefix)?;
+        let mut out = Vec::new();
+        if !meta.config.kvstore() {
+            return Ok((state, out));
+        }
+        let upper = keys::prefix_successor(&prefix);
+        let upper_bound = match &upper {
+            Some(u) => Bound::Excluded(&u[..]),
+            None => Bound::Unbounded,
+        };
+        for item in self
+            .inner
+            .dbs
+            .view
+            .range(&rtxn, &(Bound::Included(&prefix[..]), upper_bound))?
+        {
+            let (k, v) = item?;
+            let entry =
+                ViewEntry::decode(v).ok_or_else(|| StoreError::Corrupt("view entry".into()))?;
+            let key = entry.full_key.unwrap_or(&k[PREFIX_LEN..]).to_vec();
+            out.push((key, entry.value.to_vec(), entry.offset, entry.timestamp));
+        }
+        // Long keys sharing an inline part are stored by hash; put them in byte order.
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok((state, out))
     }
 
     /// Stops the writer after the queued writes and syncs the environment.

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::keys::{self, PREFIX_LEN, partition_prefix};
 use super::maintain::{self, MaintainReport};
-use super::records::{PartitionState, Record, TopicMeta, ViewEntry, batch_wire_size};
+use super::records::{PartitionState, Record, StoredRecord, TopicMeta, ViewEntry, batch_wire_size};
 use super::{Dbs, Inner, Result, Store, StoreError, display_key, load_state, now_ms, view_get};
 use crate::config::{self, KVSTORE, MAX_PARTITIONS, TopicConfig};
 use crate::wire::kvstore::{Condition, Precondition, WriteRequest};
@@ -69,7 +69,31 @@ pub(crate) enum Op {
     Maintain {
         now_ms: i64,
     },
+    /// Retention with the tier's upload floors (see [`maintain::Floors`]).
+    MaintainTiered {
+        now_ms: i64,
+        floors: Arc<maintain::Floors>,
+    },
+    /// Restores view entries and records at their original offsets (tier restore).
+    Restore(RestoreBatch),
     Shutdown,
+}
+
+/// Part of a partition restored from the tier: view entries (from a snapshot),
+/// records at their original offsets (replayed onto the log and the view), then
+/// optionally the log range.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreBatch {
+    pub topic: String,
+    pub partition: i32,
+    /// `(key, value, offset, timestamp)` of the latest record of each key.
+    pub view: Vec<(Vec<u8>, Vec<u8>, u64, i64)>,
+    /// Records in ascending offset order.
+    pub records: Vec<StoredRecord>,
+    /// The local log start to set once applied.
+    pub log_start: Option<u64>,
+    /// The high watermark to set once applied.
+    pub next_offset: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -309,7 +333,11 @@ fn apply(
             effects.push(Effect::TopicSet(meta.clone()));
             Ok(Applied::Topic(meta))
         }
-        Op::Maintain { now_ms } => maintain::run(txn, dbs, *now_ms).map(Applied::Maintained),
+        Op::Maintain { now_ms } => maintain::run(txn, dbs, *now_ms, None).map(Applied::Maintained),
+        Op::MaintainTiered { now_ms, floors } => {
+            maintain::run(txn, dbs, *now_ms, Some(floors)).map(Applied::Maintained)
+        }
+        Op::Restore(batch) => restore(txn, dbs, batch).map(|_| Applied::Deleted),
         Op::Shutdown => Ok(Applied::Stopping),
     }
 }
@@ -497,6 +525,51 @@ pub(crate) fn append(
         next_offset: state.next_offset,
         timestamp,
     })
+}
+
+/// Applies a [`RestoreBatch`]: view entries as given, records at their offsets.
+fn restore(txn: &mut RwTxn, dbs: Dbs, batch: &RestoreBatch) -> Result<()> {
+    let meta = load_topic(txn, dbs, &batch.topic)?;
+    check_partition(&meta, batch.partition)?;
+    let prefix = partition_prefix(meta.id, batch.partition);
+    let mut state = load_state(txn, dbs.parts, &prefix)?;
+    let kvstore = meta.config.kvstore();
+    if kvstore {
+        for (key, value, offset, timestamp) in &batch.view {
+            check_key(key)?;
+            let full = keys::is_long(key).then_some(&key[..]);
+            let entry = ViewEntry::encode(*offset, *timestamp, full, value);
+            dbs.view.put(txn, &keys::view_key(&prefix, key), &entry)?;
+        }
+    }
+    for r in &batch.records {
+        let record = &r.record;
+        dbs.log
+            .put(txn, &keys::log_key(&prefix, r.offset), &record.encode())?;
+        if kvstore && let Some(key) = record.key.as_deref().filter(|k| !k.is_empty()) {
+            let vk = keys::view_key(&prefix, key);
+            match &record.value {
+                Some(value) => {
+                    let full = keys::is_long(key).then_some(key);
+                    let entry = ViewEntry::encode(r.offset, record.timestamp, full, value);
+                    dbs.view.put(txn, &vk, &entry)?;
+                }
+                None => {
+                    dbs.view.delete(txn, &vk)?;
+                }
+            }
+        }
+        state.next_offset = state.next_offset.max(r.offset + 1);
+        state.log_bytes += record.wire_size() as u64;
+        state.log_records += 1;
+    }
+    if let Some(start) = batch.log_start {
+        state.log_start = start;
+    }
+    if let Some(next) = batch.next_offset {
+        state.next_offset = next;
+    }
+    save_state(txn, dbs.parts, &prefix, &state)
 }
 
 pub(crate) fn save_state(

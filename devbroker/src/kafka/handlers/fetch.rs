@@ -90,6 +90,44 @@ fn read_all(store: &Store, wanted: &[Wanted], max_bytes: usize) -> (Vec<Got>, us
     (out, total, any_error)
 }
 
+/// Partitions asked below the local log start are read from the tier's bucket
+/// (one segment's worth); what the bucket does not have stays OffsetOutOfRange.
+async fn from_tier(state: &KafkaState, wanted: &[Wanted], answers: Vec<Got>) -> Vec<Got> {
+    let Some(tier) = &state.tier else {
+        return answers;
+    };
+    let mut out = Vec::with_capacity(answers.len());
+    for (w, mut got) in wanted.iter().zip(answers) {
+        if got.error == ResponseError::OffsetOutOfRange.code()
+            && w.offset >= 0
+            && w.offset < got.log_start
+        {
+            match tier
+                .read_records(&w.topic, w.partition, w.offset as u64, w.max_bytes.max(1))
+                .await
+            {
+                Ok(records) if !records.is_empty() => match encode_batch(&records) {
+                    Ok(bytes) => {
+                        got.error = 0;
+                        got.records = bytes;
+                        got.log_start = tier
+                            .log_start(&w.topic, w.partition)
+                            .map_or(got.log_start, |s| s as i64);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "fetch: cannot encode tiered records"),
+                },
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(topic = %w.topic, partition = w.partition, error = %e, "fetch from the tier failed");
+                    got.error = ResponseError::KafkaStorageError.code();
+                }
+            }
+        }
+        out.push(got);
+    }
+    out
+}
+
 /// Fetch, waiting up to `max_wait_ms` for `min_bytes` of records.
 pub async fn fetch(state: &KafkaState, req: FetchRequest, version: i16) -> FetchResponse {
     let wanted: Vec<Wanted> = req
@@ -142,6 +180,7 @@ pub async fn fetch(state: &KafkaState, req: FetchRequest, version: i16) -> Fetch
             _ = crate::kafka::stopped(&mut stop) => break answers,
         }
     };
+    let answers = from_tier(state, &wanted, answers).await;
     let mut resp = FetchResponse::default();
     let mut answers = answers.into_iter();
     for t in req.topics {

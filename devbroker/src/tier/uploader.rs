@@ -1,0 +1,450 @@
+//! The per-partition uploader: cuts closed segments from the local log, uploads
+//! them and a new partition manifest version; uploads view snapshots.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::layout::{self, PartitionManifest, SegmentInfo, SnapshotEntry, SnapshotInfo};
+use super::{OpenScan, PartHandle, Result, Tier, TierError};
+use crate::storage::{StoreError, StoredRecord, now_ms};
+
+/// Most segments uploaded before one manifest write (catching up after an outage).
+const MAX_BATCH: usize = 8;
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Runs until the tier stops or the partition's topic goes away.
+pub(super) async fn run(tier: Tier, part: Arc<PartHandle>) {
+    let mut stop = tier.stopping();
+    let mut backoff = Duration::ZERO;
+    let mut next_try = Instant::now();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(tier.opts().poll_interval) => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if tier.fenced().is_some() {
+            continue;
+        }
+        if !still_local(&tier, &part) {
+            tracing::debug!(topic = %part.topic, partition = part.partition, "tier: topic gone; uploader stops");
+            return;
+        }
+        if Instant::now() < next_try {
+            continue;
+        }
+        let res = match step(&tier, &part, false).await {
+            Ok(()) => maybe_snapshot(&tier, &part).await,
+            Err(e) => Err(e),
+        };
+        match res {
+            Ok(()) => {
+                if !backoff.is_zero() {
+                    tracing::info!(topic = %part.topic, partition = part.partition, "tier: uploads recovered");
+                }
+                backoff = Duration::ZERO;
+            }
+            Err(e) => {
+                backoff = (backoff * 2).clamp(Duration::from_millis(200), MAX_BACKOFF);
+                next_try = Instant::now() + backoff;
+                failed(&tier, &part, &e);
+                tracing::warn!(topic = %part.topic, partition = part.partition, error = %e, retry_in_ms = backoff.as_millis() as u64, "tier: upload failed");
+            }
+        }
+    }
+}
+
+fn failed(tier: &Tier, part: &PartHandle, e: &TierError) {
+    tier.metrics().tier.upload_failures.inc();
+    if let Ok(mut s) = part.state.lock() {
+        s.failures += 1;
+        s.last_error = Some(e.to_string());
+    }
+}
+
+fn still_local(tier: &Tier, part: &PartHandle) -> bool {
+    tier.db()
+        .topic(&part.topic)
+        .is_some_and(|m| m.created_ms == part.created_ms && part.partition < m.partitions)
+}
+
+/// Uploads everything, closing the open segment; retries until it is done (the
+/// caller bounds it with a timeout). Used at shutdown.
+pub(super) async fn flush_all(tier: &Tier, part: &Arc<PartHandle>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if !still_local(tier, part) {
+            return;
+        }
+        match step(tier, part, true).await {
+            Ok(()) => {
+                let (t, p) = (part.topic.clone(), part.partition);
+                let hw = tier
+                    .db()
+                    .read(move |s| s.partition_state(&t, p))
+                    .await
+                    .map(|s| s.next_offset)
+                    .unwrap_or(0);
+                let uploaded = part
+                    .state
+                    .lock()
+                    .map(|s| s.manifest.next_offset)
+                    .unwrap_or(0);
+                if uploaded >= hw {
+                    return;
+                }
+            }
+            Err(TierError::Fenced(_)) => return,
+            Err(e) => {
+                failed(tier, part, &e);
+                tracing::warn!(topic = %part.topic, partition = part.partition, error = %e, "tier: upload at shutdown failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// The age after which the open segment is closed: `segment.ms`, shortened by
+/// retention so that records can leave the local log on time.
+fn roll_ms(cfg: &crate::config::TopicConfig) -> i64 {
+    [
+        Some(cfg.segment_ms()),
+        cfg.retention_ms().filter(|_| cfg.cleanup_policy().delete),
+        cfg.retention_local_target_ms(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|v| *v >= 0)
+    .min()
+    .unwrap_or(i64::MAX)
+}
+
+/// Whether the segment starting at `cursor` is closed, reading only the records
+/// appended since the last call; also the bytes scanned so far.
+async fn scan_open(
+    tier: &Tier,
+    part: &Arc<PartHandle>,
+    cursor: u64,
+    seg_bytes: usize,
+    roll: i64,
+    now: i64,
+) -> Result<(bool, u64)> {
+    let (from, bytes) = {
+        let mut s = part
+            .state
+            .lock()
+            .map_err(|_| TierError::Other("partition state poisoned".into()))?;
+        if s.open.from != cursor || s.open.next < cursor {
+            s.open = OpenScan {
+                from: cursor,
+                next: cursor,
+                bytes: 0,
+                first_ts: None,
+            };
+        }
+        (s.open.next, s.open.bytes)
+    };
+    let budget = (seg_bytes as u64).saturating_sub(bytes).max(1) as usize;
+    let (t, p) = (part.topic.clone(), part.partition);
+    let read = tier
+        .db()
+        .read(move |s| s.read_log(&t, p, from, budget, 1_000_000))
+        .await?;
+    let mut s = part
+        .state
+        .lock()
+        .map_err(|_| TierError::Other("partition state poisoned".into()))?;
+    let mut more = false;
+    if let (Some(first), Some(last)) = (read.records.first(), read.records.last()) {
+        s.open.first_ts.get_or_insert(first.record.timestamp);
+        s.open.bytes += read
+            .records
+            .iter()
+            .map(|r| r.record.wire_size() as u64)
+            .sum::<u64>();
+        s.open.next = last.offset + 1;
+        more = last.offset + 1 < read.high_watermark;
+    }
+    let closed = more
+        || s.open.bytes >= seg_bytes as u64
+        || s.open
+            .first_ts
+            .is_some_and(|ts| now.saturating_sub(ts) >= roll);
+    Ok((closed, s.open.bytes))
+}
+
+/// One upload round: up to [`MAX_BATCH`] closed segments, then one manifest.
+async fn step(tier: &Tier, part: &Arc<PartHandle>, force: bool) -> Result<()> {
+    let Some(meta) = tier.db().topic(&part.topic) else {
+        return Ok(());
+    };
+    let seg_bytes = meta.config.segment_bytes().max(1) as usize;
+    let roll = roll_ms(&meta.config);
+    let (t, p) = (part.topic.clone(), part.partition);
+    let state = tier.db().read(move |s| s.partition_state(&t, p)).await?;
+    let mut cursor = part
+        .state
+        .lock()
+        .map(|s| s.manifest.next_offset)
+        .unwrap_or(0);
+    // Records removed locally before upload (compaction) are skipped.
+    cursor = cursor.max(state.log_start);
+    let now = now_ms();
+    let mut segments: Vec<(SegmentInfo, Vec<u8>)> = Vec::new();
+    let mut open_bytes = 0u64;
+    while segments.len() < MAX_BATCH && cursor < state.next_offset {
+        if !force {
+            let (closed, bytes) = scan_open(tier, part, cursor, seg_bytes, roll, now).await?;
+            if !closed {
+                open_bytes = bytes;
+                break;
+            }
+        }
+        let (t, p) = (part.topic.clone(), part.partition);
+        let read = tier
+            .db()
+            .read(move |s| s.read_log(&t, p, cursor, seg_bytes, 1_000_000))
+            .await?;
+        let (Some(first), Some(last)) = (read.records.first(), read.records.last()) else {
+            break;
+        };
+        let bytes: usize = read.records.iter().map(|r| r.record.wire_size()).sum();
+        let more = last.offset + 1 < read.high_watermark;
+        let closed = force
+            || more
+            || bytes >= seg_bytes
+            || now.saturating_sub(first.record.timestamp) >= roll;
+        if !closed {
+            open_bytes = bytes as u64;
+            break;
+        }
+        let next = last.offset + 1;
+        segments.push(encode(tier, part, &read.records));
+        cursor = next;
+    }
+    if let Ok(mut s) = part.state.lock() {
+        s.lag_bytes = open_bytes + segments.iter().map(|(i, _)| i.size_bytes).sum::<u64>();
+    }
+    update_gauges(tier, part, state.next_offset);
+    if segments.is_empty() {
+        return Ok(());
+    }
+    let uploads = segments
+        .iter()
+        .map(|(info, bytes)| tier.put(&info.key, bytes.clone()));
+    futures::future::try_join_all(uploads).await?;
+    let infos: Vec<SegmentInfo> = segments.into_iter().map(|(i, _)| i).collect();
+    let n = infos.len() as u64;
+    write_manifest(tier, part, |m| {
+        m.segments.extend(infos.iter().cloned());
+        m.next_offset = cursor;
+    })
+    .await?;
+    tier.metrics().tier.uploaded_segments.inc_by(n);
+    if let Ok(mut s) = part.state.lock() {
+        s.lag_bytes = open_bytes;
+    }
+    update_gauges(tier, part, state.next_offset);
+    tracing::debug!(topic = %part.topic, partition = part.partition, segments = n, next_offset = cursor, "tier: segments uploaded");
+    Ok(())
+}
+
+fn encode(tier: &Tier, part: &PartHandle, records: &[StoredRecord]) -> (SegmentInfo, Vec<u8>) {
+    let (bytes, sha) = layout::encode_segment(records);
+    let base = records.first().map_or(0, |r| r.offset);
+    let last = records.last().map_or(0, |r| r.offset);
+    let info = SegmentInfo {
+        key: layout::segment_key(
+            &part.topic,
+            part.incarnation,
+            part.partition,
+            base,
+            last,
+            tier.epoch(),
+        ),
+        base_offset: base,
+        last_offset: last,
+        records: records.len() as u64,
+        size_bytes: bytes.len() as u64,
+        first_timestamp: records.first().map_or(0, |r| r.record.timestamp),
+        last_timestamp: records.last().map_or(0, |r| r.record.timestamp),
+        sha256: sha,
+    };
+    (info, bytes)
+}
+
+/// Writes the next manifest version: the current one changed by `change`, with
+/// a pending snapshot attached once the segments cover it.
+async fn write_manifest(
+    tier: &Tier,
+    part: &PartHandle,
+    change: impl FnOnce(&mut PartitionManifest),
+) -> Result<()> {
+    let writer = tier.writer();
+    let (mut next, pending) = {
+        let s = part
+            .state
+            .lock()
+            .map_err(|_| TierError::Other("partition state poisoned".into()))?;
+        (s.manifest.clone(), s.pending_snapshot.clone())
+    };
+    change(&mut next);
+    next.format = layout::FORMAT;
+    next.version += 1;
+    next.written_ms = now_ms();
+    next.writer = Some(writer.clone());
+    let attach = pending.filter(|sn| sn.offset <= next.next_offset);
+    if let Some(sn) = &attach {
+        next.snapshot = Some(sn.clone());
+    }
+    let dir = layout::partition_manifest_dir(&part.topic, part.incarnation, part.partition);
+    match tier
+        .write_manifest(&dir, next.version, &next, &writer)
+        .await
+    {
+        Ok(()) => {
+            let mut replaced = None;
+            if let Ok(mut s) = part.state.lock() {
+                if attach.is_some() {
+                    s.pending_snapshot = None;
+                    replaced = s.manifest.snapshot.take().map(|sn| sn.key);
+                }
+                s.manifest = next;
+            }
+            // The previous snapshot is superseded: only the latest is restored.
+            if let Some(old) = replaced {
+                tier.delete(&old).await;
+            }
+            Ok(())
+        }
+        Err(TierError::Conflict { path, epoch }) => {
+            // An older owner wrote this version after we took over; ours goes
+            // past it on the next try.
+            tracing::warn!(path = %path, epoch, "tier: manifest version taken by an older owner; its upload is not part of this broker's log");
+            if let Ok(mut s) = part.state.lock() {
+                s.manifest.version = next.version;
+            }
+            Err(TierError::Conflict { path, epoch })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn update_gauges(tier: &Tier, part: &PartHandle, hw: u64) {
+    let Ok(s) = part.state.lock() else { return };
+    let m = &tier.metrics().tier;
+    let p = part.partition.to_string();
+    let labels = [part.topic.as_str(), p.as_str()];
+    let uploaded = s.manifest.next_offset;
+    m.lag_offsets
+        .with_label_values(&labels)
+        .set(hw.saturating_sub(uploaded) as i64);
+    m.lag_bytes
+        .with_label_values(&labels)
+        .set(s.lag_bytes as i64);
+    m.last_uploaded_offset
+        .with_label_values(&labels)
+        .set(uploaded as i64 - 1);
+    m.last_snapshot_offset.with_label_values(&labels).set(
+        s.manifest
+            .snapshot
+            .as_ref()
+            .map_or(-1, |sn| sn.offset as i64),
+    );
+}
+
+/// Uploads a snapshot of the view when the interval passed and the view changed.
+async fn maybe_snapshot(tier: &Tier, part: &Arc<PartHandle>) -> Result<()> {
+    let now = now_ms();
+    let (due, last_offset) = {
+        let s = part
+            .state
+            .lock()
+            .map_err(|_| TierError::Other("partition state poisoned".into()))?;
+        let interval = tier.opts().snapshot_interval.as_millis() as i64;
+        let last = s
+            .pending_snapshot
+            .as_ref()
+            .or(s.manifest.snapshot.as_ref())
+            .map(|sn| sn.offset);
+        (now - s.last_snapshot_ms >= interval, last)
+    };
+    if !due {
+        return Ok(());
+    }
+    if !tier
+        .db()
+        .topic(&part.topic)
+        .is_some_and(|m| m.config.kvstore())
+    {
+        return Ok(());
+    }
+    let (t, p) = (part.topic.clone(), part.partition);
+    let hw = tier
+        .db()
+        .read(move |s| s.partition_state(&t, p))
+        .await?
+        .next_offset;
+    if hw == 0 || Some(hw) == last_offset {
+        if let Ok(mut s) = part.state.lock() {
+            s.last_snapshot_ms = now;
+        }
+        return Ok(());
+    }
+    take_snapshot(tier, part).await
+}
+
+/// Uploads a snapshot of the partition's view now.
+pub(super) async fn take_snapshot(tier: &Tier, part: &Arc<PartHandle>) -> Result<()> {
+    let started = Instant::now();
+    let (t, p) = (part.topic.clone(), part.partition);
+    let (state, entries) = match tier.db().read(move |s| s.view_snapshot(&t, p)).await {
+        Ok(x) => x,
+        Err(StoreError::UnknownTopic(_) | StoreError::UnknownPartition { .. }) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let entries: Vec<SnapshotEntry> = entries
+        .into_iter()
+        .map(|(key, value, offset, timestamp)| SnapshotEntry {
+            key,
+            value,
+            offset,
+            timestamp,
+        })
+        .collect();
+    let offset = state.next_offset;
+    let (bytes, sha) = layout::encode_snapshot(offset, &entries);
+    let info = SnapshotInfo {
+        key: layout::snapshot_key(
+            &part.topic,
+            part.incarnation,
+            part.partition,
+            offset,
+            tier.epoch(),
+        ),
+        offset,
+        entries: entries.len() as u64,
+        size_bytes: bytes.len() as u64,
+        sha256: sha,
+        taken_ms: now_ms(),
+    };
+    drop(entries);
+    tier.put(&info.key, bytes).await?;
+    let covered = {
+        let mut s = part
+            .state
+            .lock()
+            .map_err(|_| TierError::Other("partition state poisoned".into()))?;
+        s.last_snapshot_ms = now_ms();
+        s.pending_snapshot = Some(info.clone());
+        s.manifest.next_offset >= offset
+    };
+    tracing::info!(topic = %part.topic, partition = part.partition, offset, keys = info.entries, bytes = info.size_bytes, elapsed_ms = started.elapsed().as_millis() as u64, "tier: view snapshot uploaded");
+    if covered {
+        write_manifest(tier, part, |_| {}).await?;
+    }
+    Ok(())
+}
