@@ -27,6 +27,19 @@ if ! python3 -c "import kafka, sys; sys.exit(kafka.__version__ != '$KAFKA_PYTHON
     python3 -m pip install -q --break-system-packages "kafka-python==$KAFKA_PYTHON_VERSION"
 fi
 
+# schemathesis for the OpenAPI fuzz test (tests/tests/schemathesis.rs). 3.39.16
+# is the last 3.x (Python 3.8+, OpenAPI 3.0); it breaks with hypothesis releases
+# from mid-2025 on ("'many' object has no attribute 'more'"), so hypothesis is
+# pinned to a release it was built against.
+SCHEMATHESIS_VERSION=3.39.16
+HYPOTHESIS_VERSION=6.124.0
+if ! python3 -c "import schemathesis, hypothesis, sys; sys.exit(schemathesis.__version__ != '$SCHEMATHESIS_VERSION' or hypothesis.__version__ != '$HYPOTHESIS_VERSION')" 2>/dev/null; then
+  echo "installing schemathesis==$SCHEMATHESIS_VERSION hypothesis==$HYPOTHESIS_VERSION"
+  pkgs=("schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION")
+  python3 -m pip install -q "${pkgs[@]}" ||
+    python3 -m pip install -q --break-system-packages "${pkgs[@]}"
+fi
+
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
 # moto's S3-compatible server for the tiered-storage tests (tests/tests/tier_*.rs).

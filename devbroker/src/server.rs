@@ -50,6 +50,18 @@ pub struct ServeArgs {
     /// How often retention and compaction run, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub retention_check_ms: u64,
+    /// Most concurrent connections per listener (HTTP and Kafka each); more are
+    /// refused (HTTP gets a 503) with a log line.
+    #[arg(long, default_value_t = http::guard::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Time an HTTP client has to send a request's headers (also how long an idle
+    /// keep-alive connection stays open), in milliseconds.
+    #[arg(long, default_value_t = http::guard::DEFAULT_HEADER_READ_TIMEOUT_MS)]
+    pub header_read_timeout_ms: u64,
+    /// Time an HTTP request may take, body upload and handling included, in
+    /// milliseconds; slower ones get 408. Long polls are capped at 30 s.
+    #[arg(long, default_value_t = http::guard::DEFAULT_REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
     /// At shutdown, how long to keep uploading pending data to the tier, in ms.
     #[arg(long, default_value_t = 30_000)]
     pub tier_shutdown_timeout_ms: u64,
@@ -92,6 +104,9 @@ impl ServeArgs {
             kafka_max_request_bytes: kafka::DEFAULT_MAX_REQUEST_BYTES,
             max_db_size: 256 << 30,
             retention_check_ms: 10_000,
+            max_connections: http::guard::DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout_ms: http::guard::DEFAULT_HEADER_READ_TIMEOUT_MS,
+            request_timeout_ms: http::guard::DEFAULT_REQUEST_TIMEOUT_MS,
             tier_shutdown_timeout_ms: 30_000,
             tier_snapshot_interval_ms: 60_000,
             tier_poll_ms: 200,
@@ -201,7 +216,8 @@ pub async fn run(
         .map_err(|source| ServeError::KafkaBind {
             addr: args.kafka_addr,
             source,
-        })?;
+        })?
+        .with_max_connections(args.max_connections);
     let kafka_listener = kafka_listener.with_tier(tier.clone());
     let kafka_addr = kafka_listener.local_addr();
 
@@ -220,7 +236,11 @@ pub async fn run(
         .with_stopping(stop_rx.clone())
         .with_tier(tier.clone());
     let app = http::auth::protect(
-        http::router(state.clone(), args.max_request_bytes),
+        http::router_with_timeout(
+            state.clone(),
+            args.max_request_bytes,
+            Duration::from_millis(args.request_timeout_ms.max(1)),
+        ),
         args.basic_auth.clone(),
     );
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -270,13 +290,15 @@ pub async fn run(
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
         }
     };
+    let limits = http::guard::Limits {
+        max_connections: args.max_connections,
+        header_read_timeout: Duration::from_millis(args.header_read_timeout_ms.max(1)),
+    };
+    // TLS (axum-server) has its own accept loop: it gets auth and the request
+    // timeout, not the connection limit or the header deadline.
     let served = match tls {
         Some(config) => http::tls::serve(listener, app, config, graceful).await,
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(graceful)
-                .await
-        }
+        None => http::guard::serve(listener, app, limits, graceful).await,
     };
     let _ = stop_rx.wait_for(|s| *s).await;
     if let Err(e) = kafka_task.await {

@@ -47,6 +47,7 @@ fn kv_request<T>(
 where
     T: DeserializeOwned + prost::Message + Default,
 {
+    super::guard::check_topic(&topic)?;
     let partition = parse_partition(&partition)?;
     let enc = Encoding::of_request(headers);
     let body = codec::decode(enc, body)?;

@@ -3,6 +3,9 @@
 pub mod auth;
 mod codec;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
+pub mod guard;
 mod kvstore;
 mod proxy;
 #[cfg(test)]
@@ -66,6 +69,20 @@ impl AppState {
 
 /// The whole HTTP API.
 pub fn router(state: AppState, max_request_bytes: usize) -> Router {
+    router_with_timeout(
+        state,
+        max_request_bytes,
+        std::time::Duration::from_millis(guard::DEFAULT_REQUEST_TIMEOUT_MS),
+    )
+}
+
+/// The whole HTTP API; a request (body read and handler) taking longer than
+/// `request_timeout` gets a 408.
+pub fn router_with_timeout(
+    state: AppState,
+    max_request_bytes: usize,
+    request_timeout: std::time::Duration,
+) -> Router {
     Router::new()
         .route(
             "/kvstore/{topic}/partition/{partition}/write",
@@ -92,6 +109,11 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_request_bytes))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(middleware::from_fn(guard::json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), fence_guard))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)

@@ -91,6 +91,7 @@ pub(super) async fn produce(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    super::guard::check_topic(&topic)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -201,6 +202,7 @@ pub(super) async fn records(
     Query(q): Query<RecordsQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    super::guard::check_topic(&topic)?;
     let partition = parse_partition(&partition)?;
     let format = match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
         None => EmbeddedFormat::Binary,

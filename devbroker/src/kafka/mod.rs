@@ -69,10 +69,17 @@ impl KafkaState {
     }
 }
 
+/// Default number of concurrent Kafka connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Time a client has to send the rest of a frame once its size has arrived.
+const FRAME_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A bound Kafka listener, not yet serving.
 pub struct KafkaListener {
     listener: TcpListener,
     addr: SocketAddr,
+    max_connections: usize,
     tier: Option<crate::tier::Tier>,
 }
 
@@ -82,16 +89,23 @@ impl KafkaListener {
         let listener = TcpListener::bind(addr).await?;
         let mut addr = listener.local_addr()?;
         if addr.ip().is_unspecified() {
-            tracing::warn!(%addr, "Kafka listener bound to all interfaces; Metadata advertises 127.0.0.1");
+            tracing::warn!(%addr, "Kafka listener is bound to all interfaces without authentication: anyone who can reach it can read and write data; Metadata advertises 127.0.0.1");
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         } else if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "Kafka listener is bound to a non-loopback address without authentication");
+            tracing::warn!(%addr, "Kafka listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
         }
         Ok(KafkaListener {
             listener,
             addr,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             tier: None,
         })
+    }
+
+    /// Refuses connections beyond `n` open ones (closed at once, with a log line).
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
     }
 
     /// Serves Fetch below the local log start from the tier's bucket.
@@ -118,10 +132,21 @@ impl KafkaListener {
         let state = Arc::new(state);
         let mut stop = shutdown;
         let mut conns = JoinSet::new();
+        let mut refused: u64 = 0;
         loop {
             tokio::select! {
                 _ = stopped(&mut stop) => break,
                 accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) if conns.len() >= self.max_connections => {
+                        refused += 1;
+                        tracing::warn!(
+                            %peer,
+                            max_connections = self.max_connections,
+                            refused_total = refused,
+                            "Kafka connection refused: too many connections (--max-connections)"
+                        );
+                        drop(stream);
+                    }
                     Ok((stream, peer)) => {
                         let state = state.clone();
                         conns.spawn(async move {
@@ -192,7 +217,17 @@ async fn connection(state: Arc<KafkaState>, stream: TcpStream) -> Result<(), Con
             });
         };
         let mut frame = vec![0u8; size];
-        read.read_exact(&mut frame).await?;
+        match tokio::time::timeout(FRAME_READ_TIMEOUT, read.read_exact(&mut frame)).await {
+            Ok(read) => read?,
+            Err(_) => {
+                tracing::warn!(
+                    ?peer,
+                    size,
+                    "Kafka client sent a partial frame and stalled; closing the connection"
+                );
+                return Err(ConnError::Io(std::io::ErrorKind::TimedOut.into()));
+            }
+        };
         match dispatch::handle_frame(&state, Bytes::from(frame)).await {
             Ok(Outcome::Reply(body)) => {
                 let len = i32::try_from(body.len())

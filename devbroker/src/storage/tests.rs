@@ -338,3 +338,43 @@ fn a_full_map_fails_writes_clearly_and_keeps_data_readable() {
     let got = store.kv_get("t", 0, &keys).unwrap();
     assert!(got.iter().all(|v| v.as_deref() == Some(big.as_bytes())));
 }
+
+/// Pages freed by a delete are reusable by the very next write: LMDB keeps the
+/// previous snapshot, so the writer commits once more before answering "full".
+#[test]
+fn space_freed_by_a_topic_delete_is_reused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        map_size: 4 << 20,
+        metrics: Arc::new(Metrics::new()),
+    };
+    let store = Store::open(dir.path(), opts).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for t in ["t", "u"] {
+        let spec: TopicSpec = t.parse().unwrap();
+        rt.block_on(store.create_topic(t, 1, spec.config)).unwrap();
+    }
+    let big = "x".repeat(60_000);
+    let fill = |topic: &str| {
+        let mut n = 0;
+        loop {
+            match rt.block_on(store.kv_write(topic, 0, put(&format!("k{n:04}"), &big))) {
+                Ok(_) => n += 1,
+                Err(StoreError::StorageFull) => return n,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(n < 1000);
+        }
+    };
+    let first = fill("t");
+    rt.block_on(store.delete_topic("t")).unwrap();
+    let second = fill("u");
+    assert!(
+        second * 10 >= first * 6,
+        "{first} values fitted, then only {second} after deleting them"
+    );
+}

@@ -184,7 +184,17 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
     let store = shared.inner.upgrade().map(|inner| Store { inner });
     // Commits made, each with how many jobs it carried (for the metrics).
     let mut commits: Vec<usize> = Vec::new();
-    let (results, effects) = match apply_all(env, dbs, group, now) {
+    let first = match apply_all(env, dbs, group, now) {
+        // Pages freed by the last commit (a deleted topic, a retention pass) are
+        // reusable only after one more commit, as LMDB keeps the previous
+        // snapshot; commit a tiny change and try again before answering "full".
+        Err(StoreError::StorageFull) if release_freed_pages(env, dbs).is_ok() => {
+            commits.push(0);
+            apply_all(env, dbs, group, now)
+        }
+        other => other,
+    };
+    let (results, effects) = match first {
         Ok(ok) => {
             commits.push(group.len());
             ok
@@ -255,6 +265,21 @@ fn apply_all(env: &Env<WithoutTls>, dbs: Dbs, jobs: &[Job], now: i64) -> Result<
     }
     txn.commit()?;
     Ok((results, effects))
+}
+
+/// Commits a one-key change (a counter in `meta`), so that pages freed by the
+/// previous commit become reusable by the next transaction.
+fn release_freed_pages(env: &Env<WithoutTls>, dbs: Dbs) -> Result<()> {
+    const KEY: &str = "free_pages_epoch";
+    let mut txn = env.write_txn()?;
+    let epoch = dbs
+        .meta
+        .get(&txn, KEY)?
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_be_bytes);
+    dbs.meta.put(&mut txn, KEY, &(epoch + 1).to_be_bytes())?;
+    txn.commit()?;
+    Ok(())
 }
 
 fn clone_fatal(e: &StoreError) -> StoreError {

@@ -1,0 +1,185 @@
+//! Guards of the plain-HTTP listener against hostile or broken clients: a
+//! connection limit, a deadline for request headers (slowloris; it also ends
+//! idle keep-alive connections), a header size limit, and JSON error bodies for
+//! the answers axum's extractors and layers produce as plain text.
+//!
+//! [`serve`] replaces `axum::serve(..).with_graceful_shutdown(..)`: the same
+//! router, served by hyper with a timer, so `header_read_timeout` applies.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::to_bytes;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::error::ApiError;
+use crate::config::validate_topic_name;
+
+/// Default number of concurrent connections per listener.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default time a client has to send a request's headers.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default time a request (body read and handler) may take; long polls end at 30 s.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
+/// Largest request head (request line and headers) accepted, in bytes.
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
+
+/// The limits of one listener.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+}
+
+/// What a client over the connection limit reads before the connection closes.
+fn busy_response() -> Vec<u8> {
+    let body = r#"{"error_code":503,"message":"too many connections; retry later or raise --max-connections"}"#;
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting
+/// and waits for in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut refused: u64 = 0;
+    loop {
+        let (mut stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            refused += 1;
+            tracing::warn!(
+                %peer,
+                max_connections = limits.max_connections,
+                refused_total = refused,
+                "HTTP connection refused: too many connections (--max-connections)"
+            );
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    stream.write_all(&busy_response()),
+                )
+                .await;
+            });
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let first_byte = limits.header_read_timeout;
+        tokio::spawn(async move {
+            // hyper's header timer starts once it reads a request; a client that
+            // connects and sends nothing is held to the same deadline here.
+            let mut probe = [0u8; 1];
+            match tokio::time::timeout(first_byte, stream.peek(&mut probe)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => return,
+                Err(_) => {
+                    tracing::debug!(%peer, "HTTP client sent nothing before the header deadline; closing");
+                    return;
+                }
+            }
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Rewrites error answers that are not JSON (axum's extractor rejections,
+/// timeouts) into the API's `{"error_code":N,"message":"..."}` body.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = to_bytes(body, 64 << 10).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let message = match (text.is_empty(), status) {
+        (true, StatusCode::REQUEST_TIMEOUT) => {
+            "request took too long (--request-timeout-ms)".to_string()
+        }
+        (true, _) => status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_string(),
+        (false, _) => text,
+    };
+    let mut out = ApiError::new(status, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    out
+}
+
+/// A topic name from a request path: a name Kafka would refuse cannot exist,
+/// so it is answered at once (400) and never reaches storage, a file or an
+/// object key.
+pub fn check_topic(topic: &str) -> Result<(), ApiError> {
+    validate_topic_name(topic)
+        .map_err(|e| ApiError::bad_request(format!("invalid topic name: {e}")))
+}
