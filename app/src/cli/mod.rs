@@ -68,7 +68,7 @@ pub enum Command {
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
     /// Run the bundled dev broker in this process until SIGINT or SIGTERM.
-    Dev(dev::DevArgs),
+    Dev(Box<dev::DevArgs>),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  rpkv completions bash > ~/.local/share/bash-completion/completions/rpkv\n  rpkv completions zsh > ~/.zfunc/_rpkv\n  rpkv completions fish > ~/.config/fish/completions/rpkv.fish"
@@ -148,7 +148,7 @@ pub fn run(parsed: Parsed) -> ExitCode {
             Command::Kv(c) => kv::run(&cli.conn, c).await,
             Command::Topic(c) => topic::run(&cli.conn, c).await,
             Command::Profile(c) => profile::run(&cli.conn, c),
-            Command::Dev(args) => dev::run(args, dev_data_dir_defaulted).await,
+            Command::Dev(args) => dev::run(*args, dev_data_dir_defaulted).await,
             Command::Completions { shell } => {
                 let mut cmd = command();
                 clap_complete::generate(shell, &mut cmd, "rpkv", &mut std::io::stdout());
