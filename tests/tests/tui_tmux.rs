@@ -89,6 +89,23 @@ impl Tmux {
     fn wait_text(&self, text: &str) -> Result<String> {
         self.wait_for(text, |s| s.contains(text))
     }
+
+    /// Presses `key` until `text` shows: a key pressed while the TUI is still
+    /// busy with the previous request (a slow, loaded machine) may be refused.
+    fn press_until(&self, key: &str, text: &str) -> Result<String> {
+        for _ in 0..4 {
+            self.send(&[key])?;
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                let s = self.screen()?;
+                if s.contains(text) {
+                    return Ok(s);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        self.wait_text(text)
+    }
 }
 
 impl Drop for Tmux {
@@ -148,8 +165,7 @@ async fn tui_edit_in_editor_writes_with_cas() -> Result<()> {
         s.contains("user:42") && !s.contains("other:1")
     })
     .with_context(|| format!("filter did not apply:\n{s}"))?;
-    tmux.send(&["E"])?;
-    let review = tmux.wait_text("Review: edit")?;
+    let review = tmux.press_until("E", "Review: edit")?;
     assert!(review.contains(&sha256_hex(b"original value")), "{review}");
     assert!(
         review.contains(&sha256_hex(b"edited in $EDITOR")),
@@ -195,8 +211,7 @@ async fn tui_conflict_when_another_writer_wins() -> Result<()> {
     tmux.type_text("/user:")?;
     tmux.send(&["Enter"])?;
     tmux.wait_text("prefix user:")?;
-    tmux.send(&["E"])?;
-    tmux.wait_text("Review: edit")?;
+    tmux.press_until("E", "Review: edit")?;
     tmux.send(&["y"])?;
     let conflict = tmux.wait_text("Conflict (HTTP 409)")?;
     assert!(
