@@ -28,7 +28,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::Serialize;
@@ -429,17 +428,7 @@ impl Tier {
             "" => 0,
             r => r.len() + 1,
         };
-        let metas: Vec<_> =
-            self.inner
-                .os
-                .list(Some(&dir))
-                .try_collect()
-                .await
-                .map_err(|source| TierError::Store {
-                    op: "list",
-                    path: dir.to_string(),
-                    source,
-                })?;
+        let metas = list_objects(&self.inner.os, &dir).await?;
         Ok(metas
             .into_iter()
             .map(|m| {
@@ -1007,3 +996,19 @@ pub(crate) fn verify_segment(key: &str, sha256: &str, bytes: &[u8]) -> Result<Ve
 
 #[cfg(test)]
 mod tests;
+
+/// Every object under `dir` (recursively), with list errors named by path.
+pub(crate) async fn list_objects(
+    os: &Arc<dyn ObjectStore>,
+    dir: &Path,
+) -> Result<Vec<object_store::ObjectMeta>> {
+    use futures::TryStreamExt;
+    os.list(Some(dir))
+        .try_collect()
+        .await
+        .map_err(|source| TierError::Store {
+            op: "list",
+            path: dir.to_string(),
+            source,
+        })
+}

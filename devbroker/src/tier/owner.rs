@@ -46,17 +46,8 @@ fn describe(o: &OwnerRecord) -> String {
 
 /// Epochs of the claims and of the releases under `owner/`.
 async fn scan(os: &Arc<dyn ObjectStore>, root: &Path) -> Result<(Vec<u64>, Vec<u64>)> {
-    use futures::TryStreamExt;
     let dir = layout::join(root, &layout::owner_dir());
-    let metas: Vec<_> =
-        os.list(Some(&dir))
-            .try_collect()
-            .await
-            .map_err(|source| TierError::Store {
-                op: "list",
-                path: dir.to_string(),
-                source,
-            })?;
+    let metas = super::list_objects(os, &dir).await?;
     let (mut claims, mut released) = (Vec::new(), Vec::new());
     for m in metas {
         let Some(name) = m.location.filename() else {
