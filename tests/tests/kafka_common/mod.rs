@@ -4,10 +4,9 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -19,70 +18,23 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Runs a command with optional stdin, killing it after `limit`.
-pub fn run_with(cmd: &mut Command, stdin: Option<&str>, limit: Duration) -> Output {
-    let name = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {name}: {e}; run tests/install-deps.sh"));
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin");
-        pipe.write_all(input.as_bytes()).expect("write stdin");
-    }
-    // Drain both pipes on threads so a chatty child never blocks.
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{name} did not finish within {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&t_err.join().unwrap_or_default())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-    }
-}
-
-/// Runs a command that must succeed; returns its stdout.
+/// Runs a command that must succeed within 90 s; returns its stdout.
 pub fn run_ok(cmd: &mut Command, stdin: Option<&str>) -> String {
     let name = format!("{cmd:?}");
-    let out = run_with(cmd, stdin, Duration::from_secs(90));
+    let cmd = std::mem::replace(cmd, Command::new("true"));
+    let run = rpkv_e2e::cli::run_command(cmd, stdin.map(str::as_bytes), Duration::from_secs(90));
     assert!(
-        out.status.success(),
-        "{name} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        run.code == 0,
+        "{name} failed (exit {}):\nstdout: {}\nstderr: {}",
+        run.code,
+        run.stdout,
+        run.stderr
     );
-    String::from_utf8(out.stdout).expect("utf-8 output")
+    assert!(
+        !run.stdout.contains('\u{FFFD}'),
+        "{name}: stdout is not UTF-8"
+    );
+    run.stdout
 }
 
 /// Fails the test (never skips) when kcat is missing.
