@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Largest Kafka request frame accepted, in bytes; a larger one closes the connection.
     #[arg(long, default_value_t = kafka::DEFAULT_MAX_REQUEST_BYTES)]
     pub kafka_max_request_bytes: usize,
+    /// Close a Kafka connection that sends no request for this long, in ms
+    /// (Kafka's connections.max.idle.ms).
+    #[arg(long, default_value_t = kafka::DEFAULT_IDLE_TIMEOUT.as_millis() as u64)]
+    pub kafka_idle_timeout_ms: u64,
     /// Ceiling of the LMDB map in bytes; writes get 507 once it is reached.
     #[arg(long, default_value_t = 256 << 30)]
     pub max_db_size: usize,
@@ -102,6 +106,7 @@ impl ServeArgs {
             topics: Vec::new(),
             max_request_bytes: http::DEFAULT_MAX_REQUEST_BYTES,
             kafka_max_request_bytes: kafka::DEFAULT_MAX_REQUEST_BYTES,
+            kafka_idle_timeout_ms: kafka::DEFAULT_IDLE_TIMEOUT.as_millis() as u64,
             max_db_size: 256 << 30,
             retention_check_ms: 10_000,
             max_connections: http::guard::DEFAULT_MAX_CONNECTIONS,
@@ -217,7 +222,8 @@ pub async fn run(
             addr: args.kafka_addr,
             source,
         })?
-        .with_max_connections(args.max_connections);
+        .with_max_connections(args.max_connections)
+        .with_idle_timeout(Duration::from_millis(args.kafka_idle_timeout_ms));
     let kafka_listener = kafka_listener.with_tier(tier.clone());
     let kafka_addr = kafka_listener.local_addr();
 
@@ -294,12 +300,7 @@ pub async fn run(
         max_connections: args.max_connections,
         header_read_timeout: Duration::from_millis(args.header_read_timeout_ms.max(1)),
     };
-    // TLS (axum-server) has its own accept loop: it gets auth and the request
-    // timeout, not the connection limit or the header deadline.
-    let served = match tls {
-        Some(config) => http::tls::serve(listener, app, config, graceful).await,
-        None => http::guard::serve(listener, app, limits, graceful).await,
-    };
+    let served = http::guard::serve(listener, app, limits, tls, graceful).await;
     let _ = stop_rx.wait_for(|s| *s).await;
     if let Err(e) = kafka_task.await {
         tracing::warn!(error = %e, "Kafka listener task failed");

@@ -163,3 +163,64 @@ fn basic_auth_over_plain_http() {
     let r = r.env("RPKV_USER", "bob").env("RPKV_PASSWORD", "pw");
     r.run(&["kv", "scan", "t", "-p", "0"]).ok();
 }
+
+/// The HTTPS listener has the same guards as plain HTTP: a client that stalls
+/// before or inside the TLS handshake is dropped at the header deadline, and
+/// connections over --max-connections are refused until one closes.
+#[tokio::test]
+async fn https_has_the_header_deadline_and_the_connection_limit() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    let pki = Pki::new();
+    let (b, _) = tls_broker(&pki, &["--header-read-timeout-ms", "500"]);
+    for opening in [&b""[..], &[0x16, 0x03, 0x01][..]] {
+        let mut s = TcpStream::connect(b.http_addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(opening).unwrap();
+        let started = Instant::now();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "a stalled handshake got {:?}", &buf[..n]);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "a stalled TLS client (sent {opening:?}) was kept {:?}",
+            started.elapsed()
+        );
+    }
+    drop(b);
+
+    let (b, url) = tls_broker(
+        &pki,
+        &[
+            "--max-connections",
+            "3",
+            "--header-read-timeout-ms",
+            "30000",
+        ],
+    );
+    let ca = std::fs::read(pki.path("ca.pem")).unwrap();
+    let client = || {
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let get = || client().get(format!("{url}/topics")).send();
+    assert_eq!(get().await.unwrap().status(), 200);
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(b.http_addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(get().await.is_err(), "a fourth HTTPS connection was served");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        get().await.unwrap().status(),
+        200,
+        "a freed slot is usable again"
+    );
+}

@@ -235,6 +235,39 @@ fn kafka_answers(addr: SocketAddr) -> bool {
 }
 
 #[test]
+fn idle_kafka_connections_are_closed() {
+    let b = Broker::start(&["--kafka-idle-timeout-ms", "500"]).unwrap();
+    let k = b.kafka_addr.unwrap();
+    let mut s = TcpStream::connect(k).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // A connection in use stays open across requests spaced under the limit.
+    for _ in 0..3 {
+        s.write_all(&API_VERSIONS).unwrap();
+        let mut head = [0u8; 8];
+        s.read_exact(&mut head).unwrap();
+        assert_eq!(head[4..8], [0, 0, 0, 7]);
+        let size = i32::from_be_bytes(head[..4].try_into().unwrap()) as usize;
+        let mut rest = vec![0u8; size - 4];
+        s.read_exact(&mut rest).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Then silence: the broker closes it.
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = s.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "an idle Kafka connection got {:?}", &buf[..n]);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "idle Kafka connection kept {:?}",
+        started.elapsed()
+    );
+    assert!(
+        kafka_answers(k),
+        "the listener still serves new connections"
+    );
+}
+
+#[test]
 fn connections_over_the_limit_are_refused_on_http_and_kafka() {
     let b = Broker::start(&[
         "--max-connections",

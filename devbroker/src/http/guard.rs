@@ -4,7 +4,9 @@
 //! the answers axum's extractors and layers produce as plain text.
 //!
 //! [`serve`] replaces `axum::serve(..).with_graceful_shutdown(..)`: the same
-//! router, served by hyper with a timer, so `header_read_timeout` applies.
+//! router, served by hyper with a timer, so `header_read_timeout` applies; with
+//! a TLS acceptor the same loop serves HTTPS, the handshake held to the header
+//! deadline.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,9 +22,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use super::error::ApiError;
 use crate::config::validate_topic_name;
@@ -54,12 +57,13 @@ fn busy_response() -> Vec<u8> {
     .into_bytes()
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting
-/// and waits for in-flight requests.
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown`
+/// completes, then stops accepting and waits for in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -94,13 +98,17 @@ pub async fn serve(
                 refused_total = refused,
                 "HTTP connection refused: too many connections (--max-connections)"
             );
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    stream.write_all(&busy_response()),
-                )
-                .await;
-            });
+            // Over TLS a plain-text answer would be garbage to the client:
+            // the connection is just closed.
+            if tls.is_none() {
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        stream.write_all(&busy_response()),
+                    )
+                    .await;
+                });
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -108,6 +116,7 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let first_byte = limits.header_read_timeout;
+        let tls = tls.clone();
         tokio::spawn(async move {
             // hyper's header timer starts once it reads a request; a client that
             // connects and sends nothing is held to the same deadline here.
@@ -120,11 +129,23 @@ pub async fn serve(
                     return;
                 }
             }
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+            match tls {
+                None => serve_connection(&builder, stream, service, watcher, peer).await,
+                Some(acceptor) => {
+                    // The handshake is part of the request head: a client that
+                    // stalls in it is held to the same deadline.
+                    match tokio::time::timeout(first_byte, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            serve_connection(&builder, tls, service, watcher, peer).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake not done before the header deadline; closing");
+                        }
+                    }
+                }
             }
             drop(permit);
         });
@@ -132,6 +153,25 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Serves one accepted connection (plain or TLS) until it ends or the
+/// graceful shutdown finishes it.
+async fn serve_connection<I>(
+    builder: &Builder<TokioExecutor>,
+    io: I,
+    service: TowerToHyperService<Router>,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: std::net::SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .into_owned();
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+    }
 }
 
 /// Rewrites error answers that are not JSON (axum's extractor rejections,

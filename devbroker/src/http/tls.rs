@@ -1,43 +1,52 @@
 //! Optional TLS (rustls) on the HTTP listener: `--tls-cert` and `--tls-key`, PEM files.
+//!
+//! Only the acceptor is built here; connections go through the same accept
+//! loop as plain HTTP ([`super::guard::serve`]), so the connection limit and the
+//! header deadline (which also bounds the TLS handshake) apply to both.
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
 
-use axum::Router;
-use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-/// Loads the certificate chain and private key.
-pub async fn load(cert: &Path, key: &Path) -> std::io::Result<RustlsConfig> {
-    RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!(
-                "loading TLS certificate {} and key {}: {e}",
-                cert.display(),
-                key.display()
-            ),
+/// Loads the certificate chain and private key into a TLS acceptor that offers
+/// HTTP/2 and HTTP/1.1 by ALPN.
+pub async fn load(cert: &Path, key: &Path) -> std::io::Result<TlsAcceptor> {
+    let what = || {
+        format!(
+            "TLS certificate {} and key {}",
+            cert.display(),
+            key.display()
         )
-    })
-}
-
-/// Serves `app` over TLS on `listener` until `shutdown` completes, then lets
-/// in-flight requests finish (up to 30 s).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    config: RustlsConfig,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let handle: Handle<SocketAddr> = Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(Duration::from_secs(30)));
-    });
-    axum_server::from_tcp_rustls(listener.into_std()?, config)?
-        .handle(handle)
-        .serve(app.into_make_service())
+    };
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    let cert_pem = tokio::fs::read(cert)
         .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("reading {}: {e}", cert.display())))?;
+    let key_pem = tokio::fs::read(key)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("reading {}: {e}", key.display())))?;
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("{}: bad certificate PEM: {e}", cert.display())))?;
+    if chain.is_empty() {
+        return Err(invalid(format!(
+            "{}: no certificate found; pass a PEM file with a CERTIFICATE block",
+            cert.display()
+        )));
+    }
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| invalid(format!("{}: bad private key PEM: {e}", key.display())))?;
+    let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(format!("{}: {e}", what())))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .map_err(|e| invalid(format!("{}: {e}", what())))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }

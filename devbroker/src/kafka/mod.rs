@@ -49,6 +49,8 @@ pub struct KafkaState {
     pub shutdown: watch::Receiver<bool>,
     /// Tiered storage: Fetch below the local log start reads from the bucket.
     pub tier: Option<crate::tier::Tier>,
+    /// A connection with no request for this long is closed.
+    pub idle_timeout: std::time::Duration,
 }
 
 impl KafkaState {
@@ -65,12 +67,17 @@ impl KafkaState {
             max_request_bytes,
             shutdown,
             tier: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
 
 /// Default number of concurrent Kafka connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// How long a connection may sit without a request (Kafka's
+/// `connections.max.idle.ms`, 10 minutes).
+pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Time a client has to send the rest of a frame once its size has arrived.
 const FRAME_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -80,6 +87,7 @@ pub struct KafkaListener {
     listener: TcpListener,
     addr: SocketAddr,
     max_connections: usize,
+    idle_timeout: std::time::Duration,
     tier: Option<crate::tier::Tier>,
 }
 
@@ -98,6 +106,7 @@ impl KafkaListener {
             listener,
             addr,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             tier: None,
         })
     }
@@ -105,6 +114,12 @@ impl KafkaListener {
     /// Refuses connections beyond `n` open ones (closed at once, with a log line).
     pub fn with_max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
+        self
+    }
+
+    /// Closes connections that send no request for `t` (at least 1 ms).
+    pub fn with_idle_timeout(mut self, t: std::time::Duration) -> Self {
+        self.idle_timeout = t.max(std::time::Duration::from_millis(1));
         self
     }
 
@@ -129,6 +144,7 @@ impl KafkaListener {
     ) {
         let mut state = KafkaState::new(store, self.addr, max_request_bytes, shutdown.clone());
         state.tier = self.tier.take();
+        state.idle_timeout = self.idle_timeout;
         let state = Arc::new(state);
         let mut stop = shutdown;
         let mut conns = JoinSet::new();
@@ -195,10 +211,14 @@ async fn connection(state: Arc<KafkaState>, stream: TcpStream) -> Result<(), Con
     loop {
         let len = tokio::select! {
             _ = stopped(&mut stop) => return Ok(()),
-            len = read.read_i32() => match len {
-                Ok(len) => len,
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(e) => return Err(e.into()),
+            len = tokio::time::timeout(state.idle_timeout, read.read_i32()) => match len {
+                Ok(Ok(len)) => len,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => {
+                    tracing::debug!(?peer, idle = ?state.idle_timeout, "Kafka connection idle; closing it (--kafka-idle-timeout-ms)");
+                    return Ok(());
+                }
             },
         };
         let size = usize::try_from(len)
