@@ -26,8 +26,9 @@ use tokio::task::JoinHandle;
 
 /// What the proxy does to the requests it forwards. Rates are per mille of the
 /// requests and apply in this order: a request is delayed (`delay_permille`)
-/// and, independently, gets at most one of: inside a brownout, 503; else a 500,
-/// a 503, a drop before forwarding, a drop after forwarding, or nothing.
+/// and, independently, gets at most one of: for a path in `fail_paths` or inside
+/// a brownout, 503; else a 500, a 503, a drop before forwarding, a drop after
+/// forwarding, or nothing.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Faults {
     /// Requests delayed before they are handled.
@@ -49,6 +50,9 @@ pub struct Faults {
     /// a while. 0 = none.
     pub brownout_every: u64,
     pub brownout_len: u64,
+    /// Requests whose path contains one of these answer 503, every time (an
+    /// object the bucket cannot serve for now).
+    pub fail_paths: Vec<String>,
 }
 
 impl Faults {
@@ -69,6 +73,7 @@ impl Faults {
             drop_after_permille: 70,
             brownout_every: 160,
             brownout_len: 24,
+            fail_paths: Vec::new(),
         }
     }
 }
@@ -88,6 +93,8 @@ pub struct FaultCounts {
     pub errors_503: u64,
     /// Of those, in a brownout.
     pub brownout: u64,
+    /// Of those, for a path in `fail_paths`.
+    pub failed_paths: u64,
     /// Connections closed before the request reached the server.
     pub dropped_before: u64,
     /// Connections closed after the server handled the request.
@@ -111,6 +118,7 @@ struct Counters {
     errors_500: AtomicU64,
     errors_503: AtomicU64,
     brownout: AtomicU64,
+    failed_paths: AtomicU64,
     dropped_before: AtomicU64,
     dropped_after: AtomicU64,
     upstream_errors: AtomicU64,
@@ -256,6 +264,7 @@ impl FlakyProxy {
             errors_500: get(&c.errors_500),
             errors_503: get(&c.errors_503),
             brownout: get(&c.brownout),
+            failed_paths: get(&c.failed_paths),
             dropped_before: get(&c.dropped_before),
             dropped_after: get(&c.dropped_after),
             upstream_errors: get(&c.upstream_errors),
@@ -314,7 +323,12 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Option<Response<Full
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     c.requests.fetch_add(1, Ordering::Relaxed);
     let faults = shared.faults.lock().map(|f| f.clone()).unwrap_or_default();
-    let (delay, outcome) = plan(&faults, shared.seed, seq);
+    let (delay, mut outcome) = plan(&faults, shared.seed, seq);
+    let path = req.uri().path();
+    let targeted = faults.fail_paths.iter().any(|p| path.contains(p.as_str()));
+    if targeted {
+        outcome = Outcome::Error(StatusCode::SERVICE_UNAVAILABLE);
+    }
     if let Some(d) = delay {
         c.delayed.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(d).await;
@@ -331,7 +345,11 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Option<Response<Full
                 c.errors_500.fetch_add(1, Ordering::Relaxed);
             } else {
                 c.errors_503.fetch_add(1, Ordering::Relaxed);
-                if faults.brownout_every > 0 && seq % faults.brownout_every < faults.brownout_len {
+                if targeted {
+                    c.failed_paths.fetch_add(1, Ordering::Relaxed);
+                } else if faults.brownout_every > 0
+                    && seq % faults.brownout_every < faults.brownout_len
+                {
                     c.brownout.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -512,6 +530,23 @@ mod tests {
         );
         assert_eq!(seen.load(Ordering::Relaxed), 1 + transport_errors);
         assert_eq!(proxy.counts().dropped_before, 1);
+
+        proxy.set_faults(Faults {
+            fail_paths: vec!["/1/segments/".into()],
+            ..Faults::clean()
+        });
+        let r = http
+            .get(format!("{}/b/t/1/segments/x.seg", proxy.endpoint()))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 503);
+        assert!(r.text().await?.contains("<Code>SlowDown</Code>"));
+        let r = http
+            .get(format!("{}/b/t/0/segments/x.seg", proxy.endpoint()))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        assert_eq!(proxy.counts().failed_paths, 1);
         Ok(())
     }
 }

@@ -2,7 +2,8 @@
 //! the broker and moto's S3 server. While it delays requests, answers 500/503
 //! and drops connections (before and after the bucket handled the request),
 //! thousands of writes all succeed quickly; once it is clean again the uploads
-//! catch up, and a fresh broker restores exactly what was written.
+//! catch up, and a fresh broker restores exactly what was written, through the
+//! flaky proxy (started again on the same data dir if a restore fails).
 
 mod tier_support;
 
@@ -227,8 +228,43 @@ async fn tier_flaky_bucket_loses_nothing() {
     assert!(a.terminate().unwrap().success(), "SIGTERM exits 0");
     std::fs::remove_dir_all(&dir_a).unwrap();
 
-    // A fresh broker restores everything, through the proxy.
-    let b = target.broker(&data_dir(&tmp, "b"), &[]).unwrap();
+    // A fresh broker restores through the proxy. First the bucket cannot serve
+    // partition 1's segments and snapshots: the restore fails half way (partition
+    // 0 is in the store) and the broker exits without saying ready.
+    let dir_b = data_dir(&tmp, "b");
+    proxy.set_faults(Faults {
+        fail_paths: vec!["/1/segments/".into(), "/1/snapshots/".into()],
+        ..Faults::clean()
+    });
+    let err = match target.broker(&dir_b, &[]) {
+        Ok(_) => panic!("the restore succeeded without partition 1's objects"),
+        Err(e) => e,
+    };
+    assert!(proxy.counts().failed_paths > 0, "{err:#}");
+    assert!(
+        dir_b.join("tier-restoring").exists(),
+        "the restore had started: {err:#}"
+    );
+    // Started again on the same data dir, with the proxy flaky, it must not come
+    // up with part of the data: it restores everything, or exits again (a
+    // request failed past the client's retries); the last try is clean.
+    let mut attempts = 1;
+    let b = loop {
+        attempts += 1;
+        proxy.set_faults(if attempts < 4 {
+            Faults::flaky()
+        } else {
+            Faults::clean()
+        });
+        match target.broker(&dir_b, &[]) {
+            Ok(b) => break b,
+            Err(e) if attempts < 4 => eprintln!("restore attempt {attempts} failed: {e:#}"),
+            Err(e) => panic!("the restore failed with a clean proxy: {e:#}"),
+        }
+    };
+    eprintln!("restored on attempt {attempts}");
+    // Reads below the local log start go to the bucket: compare with it clean.
+    proxy.set_faults(Faults::clean());
     let kv_b = Kv::new(b.url());
     let status = tier_status(&b.url()).await.unwrap();
     for p in 0..2 {
