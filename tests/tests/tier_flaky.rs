@@ -39,7 +39,7 @@ async fn write_batch(
     deletes: &[usize],
 ) -> anyhow::Result<Duration> {
     let mut slowest = Duration::ZERO;
-    for p in 0..2 {
+    for (p, view) in expected.iter_mut().enumerate() {
         let puts: Vec<(String, String)> = puts
             .iter()
             .filter(|(i, _)| i % 2 == p)
@@ -54,10 +54,10 @@ async fn write_batch(
         write(kv, TOPIC, p as i32, &puts, &deletes).await?;
         slowest = slowest.max(started.elapsed());
         for (k, v) in puts {
-            expected[p].insert(k.into_bytes(), v.into_bytes());
+            view.insert(k.into_bytes(), v.into_bytes());
         }
         for k in deletes {
-            expected[p].remove(k.as_bytes());
+            view.remove(k.as_bytes());
         }
     }
     Ok(slowest)
