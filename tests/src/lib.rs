@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod flaky_proxy;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

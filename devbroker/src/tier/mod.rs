@@ -199,6 +199,24 @@ pub(crate) fn random_id() -> String {
     hex::encode(&h.finalize()[..8])
 }
 
+/// In the data dir while a restore runs: its presence at start means the last
+/// restore did not finish.
+const RESTORE_MARKER: &str = "tier-restoring";
+
+/// Creates the restore marker durably (file and directory entry synced).
+fn write_marker(path: &std::path::Path) -> Result<()> {
+    let err = |e: std::io::Error| TierError::Other(format!("cannot write {}: {e}", path.display()));
+    std::fs::File::create(path)
+        .and_then(|f| f.sync_all())
+        .map_err(err)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 /// Opens the object store of a `--tier` URL: the store and the prefix in it.
 pub fn open_object_store(url: &str) -> Result<(Arc<dyn ObjectStore>, Path)> {
     let bad = |reason: &str| TierError::BadUrl {
@@ -248,6 +266,17 @@ impl Tier {
     pub async fn open(opts: TierOptions, db: Store) -> Result<Tier> {
         let (os, root) = open_object_store(&opts.url)?;
         let metrics = db.metrics().clone();
+        // A restore that did not finish (the bucket failed, the process died)
+        // left part of the bucket in the store: it is dropped and redone, or the
+        // broker would come up with part of the data and reuse its offsets.
+        let marker = opts.data_dir.join(RESTORE_MARKER);
+        let unfinished = marker.exists();
+        if unfinished {
+            tracing::warn!(marker = %marker.display(), "tier: the last restore did not finish; restoring again");
+            for t in db.topics() {
+                db.delete_topic(&t.name).await?;
+            }
+        }
         let store_empty = db.topics().is_empty();
         let claim = owner::claim(&os, &root, &opts, store_empty).await?;
         tracing::info!(tier = %opts.url, broker_id = %claim.broker_id, epoch = claim.epoch, "tiering to object storage");
@@ -271,7 +300,11 @@ impl Tier {
             }),
         };
         if store_empty {
+            write_marker(&marker)?;
             restore::restore_all(&tier).await?;
+            std::fs::remove_file(&marker).map_err(|e| {
+                TierError::Other(format!("cannot remove {}: {e}", marker.display()))
+            })?;
         }
         Ok(tier)
     }

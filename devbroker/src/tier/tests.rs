@@ -235,3 +235,65 @@ async fn kafka_fetch_below_the_local_log_start_reads_the_bucket() {
     let n: usize = batches.iter().map(|b| b.records.len()).sum();
     assert_eq!(n, 15, "offsets 5..20 from the bucket");
 }
+
+#[tokio::test]
+async fn a_restore_that_failed_half_way_is_redone_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().join("bucket").display());
+    let opts = |data: &str| TierOptions {
+        url: url.clone(),
+        data_dir: dir.path().join(data),
+        poll_interval: Duration::from_millis(20),
+        snapshot_interval: Duration::from_secs(3600),
+        takeover: false,
+    };
+    // A broker uploads 40 records in small segments and shuts down cleanly.
+    let a = Store::open(&dir.path().join("a"), StoreOptions::default()).unwrap();
+    let spec: TopicSpec = "t:1:segment.bytes=200".parse().unwrap();
+    a.create_topic("t", 1, spec.config).await.unwrap();
+    put(&a, 40).await;
+    let tier = Tier::open(opts("a"), a.clone()).await.unwrap();
+    tier.start().await.unwrap();
+    tier.shutdown(Duration::from_secs(10)).await;
+    let segs = tier
+        .part("t", 0)
+        .unwrap()
+        .state
+        .lock()
+        .unwrap()
+        .manifest
+        .segments
+        .clone();
+    assert!(segs.len() >= 3, "{} segments", segs.len());
+
+    // A fresh broker's restore fails on the last segment (as on a bucket
+    // error), after the earlier ones went into its store.
+    let b_dir = dir.path().join("b");
+    let b = Store::open(&b_dir, StoreOptions::default()).unwrap();
+    let last = dir.path().join("bucket").join(&segs[segs.len() - 1].key);
+    let good = std::fs::read(&last).unwrap();
+    let mut bad = good.clone();
+    bad[20] ^= 0xff;
+    std::fs::write(&last, &bad).unwrap();
+    match Tier::open(opts("b"), b.clone()).await {
+        Err(TierError::Corrupt { .. }) => {}
+        Err(e) => panic!("expected a corrupt-object error, got {e}"),
+        Ok(_) => panic!("expected a corrupt-object error, got a tier"),
+    }
+    let half = b.partition_state("t", 0).unwrap().next_offset;
+    assert!(half > 0 && half < 40, "part of the log restored: {half}");
+
+    // The bucket is fine again: the next start drops the half restore and
+    // restores everything, instead of coming up with part of the log.
+    std::fs::write(&last, &good).unwrap();
+    let tier = Tier::open(opts("b"), b.clone()).await.unwrap();
+    let state = b.partition_state("t", 0).unwrap();
+    assert_eq!(
+        (state.log_start, state.next_offset, state.log_records),
+        (0, 40, 40)
+    );
+    let keys: Vec<Vec<u8>> = (0..40).map(|i| format!("k{i}").into_bytes()).collect();
+    assert!(b.kv_get("t", 0, &keys).unwrap().iter().all(Option::is_some));
+    assert!(!b_dir.join("tier-restoring").exists(), "the marker is gone");
+    tier.shutdown(Duration::from_secs(10)).await;
+}
