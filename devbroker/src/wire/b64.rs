@@ -29,21 +29,17 @@ pub fn encode_into(bytes: &[u8], out: &mut String) {
 
 /// Appends the standard padded base64 of `bytes` to `out`, encoding in place
 /// (no intermediate string). Base64 needs no JSON escaping, so this is how the
-/// streaming JSON replies write bytes fields.
+/// streaming JSON replies write bytes fields. Uses the SIMD encoder
+/// (base64-simd, CPU features detected at run time): base64 was a tenth of the
+/// CPU time of a batch_get with the scalar one.
 pub fn encode_into_vec(bytes: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
-    let Some(len) = base64::encoded_len(bytes.len(), true) else {
-        out.extend_from_slice(STANDARD.encode(bytes).as_bytes());
-        return;
-    };
+    let len = base64_simd::STANDARD.encoded_length(bytes.len());
     out.resize(start + len, 0);
-    match STANDARD.encode_slice(bytes, &mut out[start..]) {
-        Ok(n) => out.truncate(start + n),
-        Err(_) => {
-            out.truncate(start);
-            out.extend_from_slice(STANDARD.encode(bytes).as_bytes());
-        }
-    }
+    let written = base64_simd::STANDARD
+        .encode(bytes, base64_simd::Out::from_slice(&mut out[start..]))
+        .len();
+    out.truncate(start + written);
 }
 
 /// Decodes standard or URL-safe base64, padded or not.
@@ -166,5 +162,21 @@ mod tests {
         encode_into_vec(b"", &mut v);
         encode_into_vec(&[0xff; 3], &mut v);
         assert_eq!(v, b"xZm8=////");
+    }
+
+    proptest::proptest! {
+        /// The SIMD encoder writes exactly what the scalar one does, at every
+        /// length and after any prefix.
+        #[test]
+        fn simd_encoding_matches_the_scalar_one(
+            prefix in proptest::collection::vec(proptest::num::u8::ANY, 0..8),
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+        ) {
+            let mut v = prefix.clone();
+            encode_into_vec(&bytes, &mut v);
+            let mut want = prefix;
+            want.extend_from_slice(STANDARD.encode(&bytes).as_bytes());
+            proptest::prop_assert_eq!(v, want);
+        }
     }
 }
