@@ -86,6 +86,20 @@ async fn round_trip(target: TierTarget) {
     })
     .await
     .unwrap();
+    // Kafka's "earliest" is the bucket's log start, not the local one: a
+    // consumer from the beginning gets offset 0 (Fetch reads it from the bucket).
+    let kafka = a.kafka_addr.expect("kafka listener").to_string();
+    for p in 0..2 {
+        let mut kcat = std::process::Command::new("kcat");
+        kcat.args(["-C", "-b", &kafka, "-t", TOPIC, "-p", &p.to_string()])
+            .args(["-o", "beginning", "-c", "1", "-e", "-q", "-f", "%o\\n"]);
+        let run = rpkv_e2e::cli::run_command(kcat, None, Duration::from_secs(60));
+        assert_eq!(
+            run.stdout.trim(),
+            "0",
+            "partition {p}: kcat -o beginning: {run:?}"
+        );
+    }
     // A last batch right before SIGTERM: it sits in the open segment, which the
     // graceful shutdown must close and upload.
     for p in 0..2 {

@@ -188,8 +188,7 @@ impl Store {
         let store = self.clone();
         let done = tokio::task::spawn_blocking(move || f(&store)).await;
         drop(permit);
-        done
-            .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+        done.map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
     }
 
     /// A receiver that changes after every commit (for long polls).

@@ -56,7 +56,7 @@ pub async fn list_offsets(state: &KafkaState, req: ListOffsetsRequest) -> ListOf
                 .map(|(topic, parts)| {
                     let answers: Vec<_> = parts
                         .iter()
-                        .map(|(p, ts)| (*p, lookup(s, &topic, *p, *ts)))
+                        .map(|(p, ts)| (*p, *ts, lookup(s, &topic, *p, *ts)))
                         .collect();
                     (topic, answers)
                 })
@@ -68,13 +68,20 @@ pub async fn list_offsets(state: &KafkaState, req: ListOffsetsRequest) -> ListOf
         Ok(topics) => {
             for (topic, answers) in topics {
                 let mut tr = ListOffsetsTopicResponse::default();
-                tr.name = topic_name(topic);
-                for (p, answer) in answers {
+                tr.name = topic_name(topic.clone());
+                for (p, query, answer) in answers {
                     let mut pr = ListOffsetsPartitionResponse::default();
                     pr.partition_index = p;
                     match answer {
                         Ok((offset, ts)) => {
-                            pr.offset = offset;
+                            // The log starts in the bucket when retention has
+                            // trimmed local data that was tiered first (Fetch
+                            // serves it); earliest-local (-4) stays local.
+                            let tiered = (query == EARLIEST)
+                                .then(|| state.tier.as_ref()?.log_start(&topic, p))
+                                .flatten()
+                                .map(|o| o as i64);
+                            pr.offset = tiered.map_or(offset, |t| t.min(offset));
                             pr.timestamp = ts;
                         }
                         Err(e) => {
