@@ -48,6 +48,10 @@ impl Broker {
         for t in topics {
             args.topics.push(t.parse().expect("topic spec"));
         }
+        Broker::start_args(args).await
+    }
+
+    async fn start_args(args: devbroker::server::ServeArgs) -> Broker {
         let (stop, stop_rx) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -931,4 +935,121 @@ async fn tui_cancelled_write_goes_back_to_review() {
         app.review_error
     );
     hold.abort();
+}
+
+/// A sink for tracing events, to read what would go to the TUI's log file.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn tui_never_shows_or_logs_passwords() {
+    // Everything the TUI and the client log, at every level, on this thread
+    // (the runtime is single-threaded: the background requests run here too).
+    let logs = LogBuffer::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = devbroker::server::ServeArgs::ephemeral(dir.path().join("data"));
+    args.topics.push("demo:3".parse().unwrap());
+    args.basic_auth = Some("alice:right-pw-3141".parse().unwrap());
+    let broker = Broker::start_args(args).await;
+    let port = broker.addr.port();
+    // The password both in the URL and apart, as a profile may have them.
+    let config = ClientConfig {
+        http_url: format!("http://alice:right-pw-3141@127.0.0.1:{port}"),
+        user: Some("alice".into()),
+        password: Some("right-pw-3141".into()),
+        profile: Some("prod".into()),
+        ..broker.config()
+    };
+    seed(&Client::new(config.clone()).unwrap(), "demo", 3).await;
+    let mut h = Harness::new(config.clone()).await;
+    h.app.profile = Some("prod".into());
+    h.app.profiles = vec!["local".into(), "prod".into()];
+    let mut screens = Vec::new();
+    h.draw();
+    screens.push(h.screen());
+    assert!(
+        h.status()
+            .contains(&format!("http://alice:***@127.0.0.1:{port}")),
+        "{}",
+        h.status()
+    );
+    h.command("ctx").await;
+    screens.push(h.screen());
+    assert!(
+        h.status().contains("profiles: local, prod"),
+        "{}",
+        h.status()
+    );
+    h.chars("?").await;
+    screens.push(h.screen());
+    h.key(KeyCode::Esc).await;
+    h.command("topic demo").await;
+    screens.push(h.screen());
+    assert_demo_rows_shown(&h);
+    // A wrong password: 401, and the wrong one is not shown either.
+    let wrong = ClientConfig {
+        http_url: format!("http://alice:wrong-pw-2718@127.0.0.1:{port}"),
+        password: Some("wrong-pw-2718".into()),
+        ..config.clone()
+    };
+    let mut w = Harness::new(wrong).await;
+    screens.push(w.screen());
+    assert!(w.status().contains("401"), "{}", w.status());
+    w.command("ctx").await;
+    screens.push(w.screen());
+    // The broker goes away: the connection error names the URL, masked.
+    broker.stop().await;
+    h.chars("r").await;
+    screens.push(h.screen());
+    assert!(h.status().contains("unreachable"), "{}", h.status());
+    // A profile switch that fails says why without the password.
+    h.app.set_client(
+        Client::new(ClientConfig {
+            http_url: format!("http://alice:right-pw-3141@127.0.0.1:{port}"),
+            ..config.clone()
+        })
+        .unwrap(),
+        Some("prod".into()),
+    );
+    h.settle().await;
+    screens.push(h.screen());
+    let logs = logs.text();
+    assert!(logs.contains("status line"), "nothing logged? {logs}");
+    for secret in ["right-pw-3141", "wrong-pw-2718"] {
+        for s in &screens {
+            assert!(!s.contains(secret), "{secret} on screen:\n{s}");
+        }
+        assert!(!logs.contains(secret), "{secret} in the log:\n{logs}");
+    }
+    assert!(format!("{:?}", h.app.client()).contains("***"));
+    assert!(!format!("{:?}", h.app.client()).contains("right-pw-3141"));
 }
