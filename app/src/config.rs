@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::{mask, redact_url};
+
 /// Errors reading or writing the profile file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -15,11 +17,10 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
+    /// The file is not valid. The message never quotes the file: the TOML
+    /// parser's own message shows the offending line, which may hold a password.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
     #[error("encoding profiles: {0}")]
     Encode(#[from] toml::ser::Error),
     #[error("no profile named {0:?} (see `rpkv profile list`)")]
@@ -28,8 +29,8 @@ pub enum ConfigError {
     NoConfigDir,
 }
 
-/// One named profile.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One named profile. Its `Debug` masks the password (and one in the URL).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,6 +46,27 @@ pub struct Profile {
     pub password: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Profile {
+            http_url,
+            brokers,
+            tls_ca,
+            user,
+            password,
+            read_only,
+        } = self;
+        f.debug_struct("Profile")
+            .field("http_url", &http_url.as_deref().map(redact_url))
+            .field("brokers", brokers)
+            .field("tls_ca", tls_ca)
+            .field("user", user)
+            .field("password", &mask(password))
+            .field("read_only", read_only)
+            .finish()
+    }
 }
 
 /// The whole file.
@@ -86,9 +108,9 @@ impl ConfigFile {
     /// Reads the file; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
                 path: path.to_owned(),
-                source,
+                message: parse_message(&text, &e),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
             Err(source) => Err(ConfigError::Io {
@@ -124,6 +146,41 @@ impl ConfigFile {
                 .ok_or_else(|| ConfigError::NoSuchProfile(n.to_owned())),
         }
     }
+}
+
+/// Where the TOML error is and what it is, without the source line. An error
+/// on a `password` line is not described at all: its message may quote the
+/// value (`invalid type: integer `1234`, expected a string`).
+fn parse_message(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_owned();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let this_line = text[line_start..].lines().next().unwrap_or("");
+    if this_line.trim_start().starts_with("password") {
+        return format!("line {line}, column {column}: invalid password value (not shown)");
+    }
+    format!(
+        "line {line}, column {column}: {}",
+        without_values(e.message())
+    )
+}
+
+/// serde's `invalid type: string "x", expected a boolean` without the value
+/// (a password typed into the wrong field would show).
+fn without_values(message: &str) -> String {
+    let message = message.trim_end();
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let kind = rest.split([' ', ',']).next().unwrap_or("");
+            let expected = rest.find(", expected").map_or("", |i| &rest[i..]);
+            return format!("{prefix}{kind}{expected}");
+        }
+    }
+    message.to_owned()
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -179,6 +236,43 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn debug_and_parse_errors_never_show_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rpkv.toml");
+        let mut cfg = ConfigFile::default();
+        cfg.profiles.insert(
+            "ci".into(),
+            Profile {
+                http_url: Some("http://ci:url-s3cret@redpanda:8082".into()),
+                user: Some("ci".into()),
+                password: Some("saved-s3cret".into()),
+                ..Profile::default()
+            },
+        );
+        cfg.save(&path).unwrap();
+        let back = ConfigFile::load(&path).unwrap();
+        assert_eq!(back, cfg);
+        let shown = format!("{back:?} {back:#?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("http://ci:***@redpanda:8082"), "{shown}");
+        // Broken files: an unterminated string, a wrong type, an unknown key.
+        for text in [
+            "[profiles.ci]\nuser = \"ci\"\npassword = \"saved-s3cret\n",
+            "[profiles.ci]\npassword = 12345678\n",
+            "[profiles.ci]\npasswd = \"saved-s3cret\"\n",
+            "[profiles.ci]\nhttp_url = \"http://ci:url-s3cret@h\"\nread_only = \"s3cret\"\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = ConfigFile::load(&path).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(matches!(err, ConfigError::Parse { .. }), "{shown}");
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(!shown.contains("12345678"), "{shown}");
+            assert!(shown.contains("line "), "{shown}");
         }
     }
 

@@ -7,6 +7,8 @@
 //! 2. The editor script changes the key through the HTTP API (another writer)
 //!    before saving: the write gets 409, the conflict view appears, Esc
 //!    cancels, and the other writer's value survives.
+//! 3. Profiles with saved passwords (one also in the URL, one wrong): the
+//!    screens and the log file at `RPKV_LOG=trace` never show either.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -226,5 +228,72 @@ async fn tui_conflict_when_another_writer_wins() -> Result<()> {
         Some(b"the other writer".to_vec())
     );
     tmux.send(&["q"])?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn tui_never_shows_or_logs_passwords() -> Result<()> {
+    const RIGHT: &str = "right-pw-1618";
+    const WRONG: &str = "wrong-pw-2236";
+    let broker = Broker::start(&["--topic", "kv:1", "--basic-auth", &format!("alice:{RIGHT}")])?;
+    let port = broker.http_addr.port();
+    let dir = tempfile::tempdir()?;
+    // Two profiles with saved passwords, one in the URL too; "bad" is wrong.
+    let config = dir.path().join("config/rpkv/rpkv.toml");
+    std::fs::create_dir_all(config.parent().context("config dir")?)?;
+    std::fs::write(
+        &config,
+        format!(
+            "current = \"ci\"\n\
+             [profiles.ci]\nhttp_url = \"http://alice:{RIGHT}@127.0.0.1:{port}\"\n\
+             brokers = \"127.0.0.1:1\"\nuser = \"alice\"\npassword = \"{RIGHT}\"\n\
+             [profiles.bad]\nhttp_url = \"http://127.0.0.1:{port}\"\n\
+             brokers = \"127.0.0.1:1\"\nuser = \"alice\"\npassword = \"{WRONG}\"\n"
+        ),
+    )?;
+    let state = dir.path().join("state");
+    let command = format!(
+        "env -u RPKV_HTTP_URL -u RPKV_BROKERS -u RPKV_PROFILE -u RPKV_USER -u RPKV_PASSWORD \
+         VISUAL= RPKV_LOG=trace XDG_STATE_HOME='{}' XDG_CONFIG_HOME='{}' '{}'; sleep 30",
+        state.display(),
+        dir.path().join("config").display(),
+        bin_path("rpkv").display(),
+    );
+    let tmux = Tmux::start("secrets", &command)?;
+    let mut screens = vec![tmux.wait_text("Topics (1)")?];
+    screens.push(tmux.wait_text(&format!("http://alice:***@127.0.0.1:{port}"))?);
+    tmux.type_text(":ctx")?;
+    tmux.send(&["Enter"])?;
+    screens.push(tmux.wait_text("profiles: bad, ci")?);
+    tmux.type_text(":ctx bad")?;
+    tmux.send(&["Enter"])?;
+    screens.push(tmux.wait_text("401")?);
+    tmux.send(&["?"])?;
+    screens.push(tmux.wait_text("Help")?);
+    tmux.send(&["Escape"])?;
+    tmux.type_text(":ctx ci")?;
+    tmux.send(&["Enter"])?;
+    tmux.wait_text("profile ci")?;
+    tmux.type_text(":topic kv")?;
+    tmux.send(&["Enter"])?;
+    screens.push(tmux.wait_text("(no keys in this range)")?);
+    tmux.send(&["q"])?;
+    let log = state.join("rpkv/rpkv.log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("401") || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(text.contains("starting the TUI"), "{text}");
+    assert!(text.contains("401"), "the failed request is logged: {text}");
+    for secret in [RIGHT, WRONG] {
+        for s in &screens {
+            assert!(!s.contains(secret), "{secret} on screen:\n{s}");
+        }
+        assert!(!text.contains(secret), "{secret} in {}", log.display());
+    }
     Ok(())
 }

@@ -6,15 +6,25 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::client::{Client, ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, parse_brokers};
+use crate::client::{
+    Client, ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, mask, parse_brokers, redact_url,
+};
 use crate::config::{self, ConfigFile};
 
 /// Where and how to connect. Flags and environment win over the profile.
-#[derive(Args, Clone, Debug, Default)]
+/// Its `Debug` masks the password (and one in the URL).
+#[derive(Args, Clone, Default)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnArgs {
     /// HTTP Proxy / kvstore URL [default: http://127.0.0.1:18082]
-    #[arg(long, global = true, env = "RPKV_HTTP_URL", value_name = "URL")]
+    // The value of RPKV_HTTP_URL is not shown in --help: it may hold a password.
+    #[arg(
+        long,
+        global = true,
+        env = "RPKV_HTTP_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub http_url: Option<String>,
     /// Kafka bootstrap brokers, comma-separated [default: 127.0.0.1:19092]
     #[arg(
@@ -42,6 +52,31 @@ pub struct ConnArgs {
     /// Profile file [default: $XDG_CONFIG_HOME/rpkv/rpkv.toml]
     #[arg(long, global = true, env = "RPKV_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ConnArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ConnArgs {
+            http_url,
+            brokers,
+            profile,
+            tls_ca,
+            user,
+            password,
+            timeout,
+            config,
+        } = self;
+        f.debug_struct("ConnArgs")
+            .field("http_url", &http_url.as_deref().map(redact_url))
+            .field("brokers", brokers)
+            .field("profile", profile)
+            .field("tls_ca", tls_ca)
+            .field("user", user)
+            .field("password", &mask(password))
+            .field("timeout", timeout)
+            .field("config", config)
+            .finish()
+    }
 }
 
 impl ConnArgs {

@@ -216,6 +216,31 @@ mod tests {
     }
 
     #[test]
+    fn parsed_command_lines_debug_without_passwords() {
+        for args in [
+            &[
+                "rpkv",
+                "--http-url",
+                "http://alice:url-s3cret@127.0.0.1:18082",
+                "--user",
+                "alice",
+                "--password",
+                "flag-s3cret",
+                "kv",
+                "get",
+                "t",
+                "k",
+            ][..],
+            &["rpkv", "dev", "--basic-auth", "alice:dev-s3cret"][..],
+        ] {
+            let cli = <Cli as clap::Parser>::try_parse_from(args).unwrap();
+            let shown = format!("{cli:?} {cli:#?}");
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("alice"), "{shown}");
+        }
+    }
+
+    #[test]
     fn precondition_failures_exit_3() {
         let e = anyhow::Error::new(client::Error::PreconditionFailed {
             message: "m".into(),

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::conn::ConnArgs;
 use super::{print_json, print_text};
+use crate::client::redact_url;
 use crate::config::{ConfigFile, Profile};
 use crate::format::{OutputFormat, Table};
 
@@ -120,7 +121,8 @@ pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
                 .map(|(n, p)| ProfileRow {
                     name: n.clone(),
                     current: file.current.as_deref() == Some(n.as_str()),
-                    http_url: p.http_url.clone(),
+                    // A password in the URL is never shown.
+                    http_url: p.http_url.as_deref().map(redact_url),
                     brokers: p.brokers.clone(),
                     tls_ca: p.tls_ca.as_ref().map(|c| c.display().to_string()),
                     user: p.user.clone(),

@@ -7,7 +7,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::config::ClientConfig;
+use super::config::{ClientConfig, mask, redact_url};
 use super::error::{Error, Result};
 use devbroker::wire::proxy::ErrorBody;
 
@@ -18,11 +18,14 @@ pub(crate) enum Idempotent {
     No,
 }
 
-/// A reqwest client bound to one base URL; cheap to clone.
-#[derive(Clone, Debug)]
+/// A reqwest client bound to one base URL; cheap to clone. Errors, logs and
+/// `Debug` show the base URL with any password in it masked.
+#[derive(Clone)]
 pub(crate) struct HttpTransport {
     http: reqwest::Client,
     base: String,
+    /// `base` as shown to people ([`redact_url`]).
+    shown: String,
     user: Option<String>,
     password: Option<String>,
     attempts: u32,
@@ -57,14 +60,16 @@ impl HttpTransport {
             .build()
             .map_err(|e| Error::Tls(format!("building the HTTP client: {e}")))?;
         let base = cfg.http_url.trim_end_matches('/').to_owned();
+        let shown = redact_url(&base);
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::InvalidInput(format!(
-                "HTTP URL {base:?} must start with http:// or https://"
+                "HTTP URL {shown:?} must start with http:// or https://"
             )));
         }
         Ok(HttpTransport {
             http,
             base,
+            shown,
             user: cfg.user.clone(),
             password: cfg.password.clone(),
             attempts: cfg.read_attempts.max(1),
@@ -72,8 +77,9 @@ impl HttpTransport {
         })
     }
 
-    pub(crate) fn base(&self) -> &str {
-        &self.base
+    /// The base URL with any password masked.
+    pub(crate) fn shown_base(&self) -> &str {
+        &self.shown
     }
 
     fn request(&self, method: Method, url: &str) -> RequestBuilder {
@@ -94,6 +100,7 @@ impl HttpTransport {
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<bytes::Bytes> {
         let url = format!("{}{}", self.base, path);
+        let shown = format!("{}{}", self.shown, path);
         let attempts = if idempotent == Idempotent::Yes {
             self.attempts
         } else {
@@ -102,10 +109,10 @@ impl HttpTransport {
         let mut delay = self.backoff;
         let mut attempt = 1;
         loop {
-            let result = self.send_once(&method, &url, &build).await;
+            let result = self.send_once(&method, &url, &shown, &build).await;
             match result {
                 Err(e) if attempt < attempts && e.is_retryable() => {
-                    tracing::debug!(%url, attempt, error = %e, "retrying idempotent request");
+                    tracing::debug!(url = %shown, attempt, error = %e, "retrying idempotent request");
                     tokio::time::sleep(delay).await;
                     delay = delay.saturating_mul(2);
                     attempt += 1;
@@ -115,21 +122,23 @@ impl HttpTransport {
         }
     }
 
+    /// One request to `url`; errors name it as `shown`.
     async fn send_once(
         &self,
         method: &Method,
         url: &str,
+        shown: &str,
         build: &impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<bytes::Bytes> {
         let resp = build(self.request(method.clone(), url))
             .send()
             .await
-            .map_err(|e| Error::from_reqwest(url, e))?;
+            .map_err(|e| Error::from_reqwest(shown, e))?;
         let status = resp.status();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| Error::from_reqwest(url, e))?;
+            .map_err(|e| Error::from_reqwest(shown, e))?;
         if status.is_success() {
             return Ok(body);
         }
@@ -157,9 +166,21 @@ impl HttpTransport {
 
     pub(crate) fn decode<R: DeserializeOwned>(&self, path: &str, body: &[u8]) -> Result<R> {
         serde_json::from_slice(body).map_err(|e| Error::Decode {
-            url: format!("{}{}", self.base, path),
+            url: format!("{}{}", self.shown, path),
             detail: e.to_string(),
         })
+    }
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("base", &self.shown)
+            .field("user", &self.user)
+            .field("password", &mask(&self.password))
+            .field("attempts", &self.attempts)
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
     }
 }
 
@@ -293,6 +314,36 @@ mod tests {
             err.to_string(),
             "cannot connect to http://127.0.0.1:1/kvstore/t/partition/0/batch_get: connection refused"
         );
+    }
+
+    #[tokio::test]
+    async fn errors_and_debug_never_show_the_password() {
+        // A password in the URL and one given apart, against a closed port.
+        let cfg = ClientConfig {
+            http_url: "http://alice:url-s3cret@127.0.0.1:1".into(),
+            user: Some("alice".into()),
+            password: Some("flag-s3cret".into()),
+            read_attempts: 2,
+            backoff: Duration::from_millis(1),
+            ..ClientConfig::default()
+        };
+        let client = crate::client::Client::new(cfg.clone()).unwrap();
+        assert_eq!(client.http_url(), "http://alice:***@127.0.0.1:1");
+        let err = client.get("t", 0, b"k").await.unwrap_err();
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        let shown = format!("{err} {err:?} {client:?} {client:#?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("http://alice:***@127.0.0.1:1/kvstore"),
+            "{shown}"
+        );
+        // A URL that is refused up front is masked too.
+        let err = crate::client::Client::new(ClientConfig {
+            http_url: "ftp://alice:url-s3cret@host".into(),
+            ..cfg
+        })
+        .unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]

@@ -24,7 +24,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use config::{ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, parse_brokers};
+pub use config::{
+    ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, MASK, mask, parse_brokers, redact_url,
+};
 pub use devbroker::partitioner::{murmur2, partition_for_key};
 pub use devbroker::wire::kvstore::{Entry, Precondition, WriteRequest};
 pub use devbroker::wire::proxy::ProduceOffset;
@@ -68,9 +70,10 @@ impl Client {
         })
     }
 
-    /// Base URL of the HTTP API.
+    /// Base URL of the HTTP API, as shown to people: a password in it is
+    /// masked ([`redact_url`]).
     pub fn http_url(&self) -> &str {
-        self.http.base()
+        self.http.shown_base()
     }
 
     /// The Kafka bootstrap brokers.

@@ -217,6 +217,11 @@ pub struct App {
     pub open_on_start: Option<String>,
     /// Data dir of the embedded dev broker, if one may be started.
     pub dev_data_dir: Option<PathBuf>,
+    /// The reviewed change being written (request id and the change), so a
+    /// failed or cancelled write goes back to its review instead of being lost.
+    writing: Option<(u64, Pending)>,
+    /// Why the last write of the change under review failed, shown in the review.
+    pub review_error: Option<String>,
 }
 
 impl App {
@@ -255,6 +260,8 @@ impl App {
             external: None,
             open_on_start: None,
             dev_data_dir: None,
+            writing: None,
+            review_error: None,
         }
     }
 
@@ -317,6 +324,7 @@ impl App {
         for (_, (_, h)) in std::mem::take(&mut self.inflight) {
             h.abort();
         }
+        self.writing = None;
         self.page_requests.clear();
         if let Some(s) = &mut self.scan {
             s.loading = None;
@@ -331,6 +339,45 @@ impl App {
         let msg = msg.into();
         tracing::warn!(%msg, "shown in status line");
         self.message = Some((Level::Error, msg));
+    }
+
+    /// A request of kind `what` failed. When the broker could not be reached,
+    /// the status line says so, beside its URL, with the key that retries
+    /// (see `Conn::Down`); nothing shown is thrown away. Other errors are
+    /// shown as they are.
+    fn failed(&mut self, what: &str, e: &Error) {
+        if is_unreachable(e) {
+            tracing::warn!(error = %e, "{what} failed: broker unreachable");
+            self.conn = Conn::Down(short_error(e));
+            self.message = Some((Level::Error, format!("{what} failed")));
+        } else {
+            self.error(format!("{what}: {e}"));
+        }
+    }
+
+    /// A request succeeded: the broker answers (again).
+    fn reachable(&mut self) {
+        if matches!(self.conn, Conn::Down(_)) {
+            self.info("broker reachable again");
+        }
+        self.conn = Conn::Connected;
+    }
+
+    /// True while a reviewed change is being written: another edit waits.
+    fn write_in_flight(&mut self) -> bool {
+        if self.writing.is_some() {
+            self.info("a write is in flight: wait for it, or Esc to cancel it");
+            return true;
+        }
+        false
+    }
+
+    /// Reopens the review of a change whose write did not go through, with
+    /// the reason: the edited value and its precondition are kept, `y`
+    /// writes again.
+    fn back_to_review(&mut self, pending: Pending, why: String) {
+        self.review_error = Some(why);
+        self.overlay = Overlay::Review(pending);
     }
 
     // ----- input -----
@@ -399,6 +446,13 @@ impl App {
                 self.value_scroll = 0;
                 self.info(format!("values shown as {}", self.value_format.name()));
             }
+            Action::Edit
+            | Action::EditExternal
+            | Action::NewKey
+            | Action::Delete
+            | Action::BatchDelete
+            | Action::History
+                if self.write_in_flight() => {}
             Action::Edit => self.begin_edit(false),
             Action::EditExternal => self.begin_edit(true),
             Action::NewKey => {
@@ -527,8 +581,18 @@ impl App {
 
     fn back(&mut self) {
         if self.busy() {
+            let writing = self.writing.take();
             self.cancel_all();
-            self.info("cancelled");
+            match writing {
+                Some((_, pending)) => {
+                    self.info("write cancelled");
+                    self.back_to_review(
+                        pending,
+                        "write cancelled (it may have been applied; the precondition makes writing again safe)".into(),
+                    )
+                }
+                None => self.info("cancelled"),
+            }
             return;
         }
         match self.focus {
@@ -952,10 +1016,12 @@ impl App {
             },
             Overlay::Review(pending) => match key.code {
                 KeyCode::Char('y') | KeyCode::Enter => {
+                    self.review_error = None;
                     self.write_pending(pending);
                     Overlay::None
                 }
                 KeyCode::Char('e') => {
+                    self.review_error = None;
                     let mut p = pending.clone();
                     let text = p
                         .new
@@ -970,6 +1036,7 @@ impl App {
                     }
                 }
                 KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('q') => {
+                    self.review_error = None;
                     self.info("not written");
                     Overlay::None
                 }
@@ -1265,12 +1332,13 @@ impl App {
                 crate::client::write_request(vec![], vec![pending.key.clone()], Some(precondition))
             }
         };
-        self.request(Request::Write {
+        let id = self.request(Request::Write {
             topic: pending.topic.clone(),
             partition: pending.partition,
             request,
-            purpose: WritePurpose::Reviewed(Box::new(pending)),
+            purpose: WritePurpose::Reviewed(Box::new(pending.clone())),
         });
+        self.writing = Some((id, pending));
     }
 
     // ----- mouse -----
@@ -1344,22 +1412,37 @@ impl App {
         if !known {
             return; // cancelled
         }
+        if self.writing.as_ref().is_some_and(|(id, _)| *id == resp.id) {
+            self.writing = None;
+        }
+        let answered = match &resp.reply {
+            Reply::Ready(r) => answered(r),
+            Reply::Topics(r) => answered(r),
+            Reply::Page { result, .. } => answered(result),
+            Reply::Got { result, .. } => answered(result),
+            Reply::Written { result, .. } => answered(result),
+            Reply::History { result, .. } => answered(result),
+            Reply::Exported { .. } | Reply::DevBroker(_) => false,
+        };
+        if answered {
+            // Before the reply's own message, which wins.
+            self.reachable();
+        }
         match resp.reply {
             Reply::Ready(r) => match r {
-                Ok(()) => self.conn = Conn::Connected,
+                Ok(()) => {}
                 Err(e) => {
                     let offer = !self.explicit_target && matches!(e, Error::Connect { .. });
                     self.conn = Conn::Down(short_error(&e));
                     if offer {
                         self.overlay = Overlay::DevOffer;
                     } else {
-                        self.error(e.to_string());
+                        self.failed("connecting", &e);
                     }
                 }
             },
             Reply::Topics(r) => match r {
                 Ok(topics) => {
-                    self.conn = Conn::Connected;
                     let selected = self.selected_topic().map(|t| t.name.clone());
                     self.topics = topics;
                     if let Some(i) =
@@ -1373,11 +1456,10 @@ impl App {
                     }
                 }
                 Err(e) => {
-                    if matches!(e, Error::Connect { .. } | Error::Timeout { .. }) {
+                    if matches!(self.overlay, Overlay::DevOffer) {
                         self.conn = Conn::Down(short_error(&e));
-                    }
-                    if !matches!(self.overlay, Overlay::DevOffer) {
-                        self.error(format!("listing topics: {e}"));
+                    } else {
+                        self.failed("topics", &e);
                     }
                 }
             },
@@ -1392,7 +1474,6 @@ impl App {
                 }
                 match (result, want) {
                     (Ok(page), Some(w)) => {
-                        self.conn = Conn::Connected;
                         s.accept(w, page);
                         let h = self.table_height;
                         s.scroll_into_view(h);
@@ -1400,11 +1481,9 @@ impl App {
                     }
                     (Ok(_), None) => {}
                     (Err(e), _) => {
+                        // The rows shown stay (stale after a reload).
                         s.loading = None;
-                        if matches!(e, Error::Connect { .. } | Error::Timeout { .. }) {
-                            self.conn = Conn::Down(short_error(&e));
-                        }
-                        self.error(format!("scan: {e}"));
+                        self.failed("scan", &e);
                     }
                 }
             }
@@ -1447,7 +1526,13 @@ impl App {
                         current,
                     };
                 }
-                (_, Err(e)) => self.error(e.to_string()),
+                (GetPurpose::Conflict(pending), Err(e)) => {
+                    let why =
+                        format!("409: changed since read, and reading the new value failed: {e}");
+                    self.failed("reading the conflicting value", &e);
+                    self.back_to_review(*pending, why);
+                }
+                (GetPurpose::Lookup, Err(e)) => self.failed("get", &e),
             },
             Reply::Written { purpose, result } => match (purpose, result) {
                 (WritePurpose::Reviewed(p), Ok(())) => {
@@ -1492,7 +1577,18 @@ impl App {
                     self.error("409: a key changed since it was read; nothing deleted (refreshed)");
                     self.reload_scan();
                 }
-                (_, Err(e)) => self.error(format!("write failed: {e}")),
+                (WritePurpose::Reviewed(p), Err(e)) => {
+                    let why = match &e {
+                        Error::Connect { .. } => "write failed: broker unreachable; nothing written".to_owned(),
+                        Error::Timeout { .. } => {
+                            "write timed out (it may have been applied; the precondition makes writing again safe)".to_owned()
+                        }
+                        other => format!("write failed: {other}"),
+                    };
+                    self.failed("write", &e);
+                    self.back_to_review(*p, why);
+                }
+                (WritePurpose::Delete { .. }, Err(e)) => self.failed("delete", &e),
             },
             Reply::History { key, result } => {
                 let Overlay::History(h) = &mut self.overlay else {
@@ -1505,7 +1601,7 @@ impl App {
                     Ok(hist) => h.history = Some(hist),
                     Err(e) => {
                         self.overlay = Overlay::None;
-                        self.error(format!("history: {e}"));
+                        self.failed("history", &e);
                     }
                 }
             }
@@ -1527,6 +1623,16 @@ pub fn edit_text(value: &[u8], fmt: KeyFormat) -> String {
         KeyFormat::Utf8 => String::from_utf8_lossy(value).into_owned(),
         other => other.render(value),
     }
+}
+
+/// True unless the request failed because the broker did not answer.
+fn answered<T>(r: &Result<T, Error>) -> bool {
+    r.as_ref().err().is_none_or(|e| !is_unreachable(e))
+}
+
+/// True when the broker did not answer at all (refused, unreachable, timeout).
+fn is_unreachable(e: &Error) -> bool {
+    matches!(e, Error::Connect { .. } | Error::Timeout { .. })
 }
 
 fn short_error(e: &Error) -> String {

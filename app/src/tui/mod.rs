@@ -145,7 +145,8 @@ fn install_panic_hook() {
 /// Runs the TUI until the user quits. Needs a tokio runtime.
 pub async fn run(opts: Options) -> anyhow::Result<()> {
     init_logging();
-    tracing::info!(http_url = %opts.config.http_url, "starting the TUI");
+    let shown_url = crate::client::redact_url(&opts.config.http_url);
+    tracing::info!(http_url = %shown_url, "starting the TUI");
     let keymap = match opts.keys_file.clone().or_else(default_keys_file) {
         Some(path) => match std::fs::read_to_string(&path) {
             Ok(text) => keymap::Keymap::from_toml(&text)

@@ -60,6 +60,10 @@ pub struct ScanView {
     pub marked: BTreeMap<(i32, Vec<u8>), String>,
     /// Bumped whenever the rows are thrown away, to ignore stale pages.
     pub generation: u64,
+    /// Set by [`ScanView::reload`] until the first fresh page arrives: the old
+    /// rows stay on screen meanwhile, and stay when the reload fails (the
+    /// broker went away), until a later reload succeeds.
+    pub stale: bool,
 }
 
 impl ScanView {
@@ -87,6 +91,7 @@ impl ScanView {
             offset: 0,
             marked: BTreeMap::new(),
             generation,
+            stale: false,
         }
     }
 
@@ -118,20 +123,32 @@ impl ScanView {
         self.offset = 0;
         self.marked.clear();
         self.generation = generation;
+        self.stale = false;
     }
 
-    /// Drops the loaded rows but keeps the position: the first loaded page is
-    /// fetched again (after a write, or `r`).
+    /// Fetches the first loaded page again, keeping the position (after a
+    /// write, or `r`). The rows shown stay until the fresh page replaces them
+    /// (see [`ScanView::accept`]), so a failed reload clears nothing.
     pub fn reload(&mut self, generation: u64) {
         if self.source == Source::Keys {
             return;
         }
+        self.loading = None;
+        self.generation = generation;
+        if self.pages.is_empty() {
+            self.forget_after_first_page();
+        } else {
+            self.stale = true;
+        }
+    }
+
+    /// Forgets every page from the first loaded one on.
+    fn forget_after_first_page(&mut self) {
         self.page_starts.truncate(self.first_page + 1);
         self.page_offsets.truncate(self.first_page + 1);
         self.pages.clear();
         self.more = true;
-        self.loading = None;
-        self.generation = generation;
+        self.stale = false;
     }
 
     /// Rows known so far (loaded or seen).
@@ -214,7 +231,7 @@ impl ScanView {
         }
         let loaded = self.loaded();
         let last_page = self.first_page + self.pages.len();
-        if self.pages.is_empty() {
+        if self.pages.is_empty() || self.stale {
             let start = self.page_starts.get(self.first_page).cloned()?;
             return Some((Want::Next(self.first_page), self.range_from(start)));
         }
@@ -243,6 +260,10 @@ impl ScanView {
         self.loading = None;
         match want {
             Want::Next(p) => {
+                if self.stale && p == self.first_page {
+                    // The reload's first page: now the old rows go.
+                    self.forget_after_first_page();
+                }
                 if p != self.first_page + self.pages.len() {
                     return;
                 }

@@ -2,6 +2,8 @@
 //! and compared with insta snapshots, driven by key events against a real
 //! in-process dev broker (`devbroker::server::run` on a temp dir, port 0).
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use crossterm::event::{
@@ -22,18 +24,34 @@ const H: u16 = 32;
 
 struct Broker {
     url: String,
+    addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Broker {
+    /// A broker on a free port with its data in a temp dir removed on drop.
     async fn start(topics: &[&str]) -> Broker {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut args = devbroker::server::ServeArgs::ephemeral(dir.path().join("data"));
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut b = Broker::start_on(any_port, &dir.path().join("data"), topics).await;
+        b._dir = Some(dir);
+        b
+    }
+
+    /// A broker on `addr` (port 0: a free one) over `data_dir`, which outlives
+    /// it: start it again on the same address and data dir after [`Broker::stop`].
+    async fn start_on(addr: SocketAddr, data_dir: &Path, topics: &[&str]) -> Broker {
+        let mut args = devbroker::server::ServeArgs::ephemeral(data_dir.to_owned());
+        args.http_addr = addr;
         for t in topics {
             args.topics.push(t.parse().expect("topic spec"));
         }
+        Broker::start_args(args).await
+    }
+
+    async fn start_args(args: devbroker::server::ServeArgs) -> Broker {
         let (stop, stop_rx) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -50,9 +68,10 @@ impl Broker {
         let addr = ready_rx.await.expect("broker ready");
         Broker {
             url: format!("http://{addr}"),
+            addr,
             stop: Some(stop),
             task: Some(task),
-            _dir: dir,
+            _dir: None,
         }
     }
 
@@ -72,12 +91,22 @@ impl Broker {
         Client::new(self.config()).expect("client")
     }
 
+    /// Shuts the broker down and waits until its port refuses connections.
     async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(t) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} still accepts connections after shutdown",
+                self.addr
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
@@ -674,4 +703,353 @@ async fn tui_mouse_and_no_color() {
             .all(|c| c.fg == ratatui::style::Color::Reset && c.bg == ratatui::style::Color::Reset)
     );
     broker.stop().await;
+}
+
+/// Records in every partition's log (to see that nothing was written).
+async fn log_records(client: &Client, topic: &str, partitions: i32) -> usize {
+    let mut n = 0;
+    for p in 0..partitions {
+        n += client
+            .fetch_records(topic, p, 0, 0, 1 << 20)
+            .await
+            .expect("fetch records")
+            .len();
+    }
+    n
+}
+
+fn assert_demo_rows_shown(h: &Harness) {
+    let screen = h.screen();
+    for (k, _) in DEMO {
+        assert!(screen.contains(k), "row {k} not shown:\n{screen}");
+    }
+    let s = h.app.scan.as_ref().expect("scan view");
+    assert_eq!(s.rows_in_memory(), DEMO.len());
+}
+
+#[tokio::test]
+async fn tui_broker_goes_away_and_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let broker = Broker::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), &data, &["demo:3"]).await;
+    let addr = broker.addr;
+    seed(&broker.client(), "demo", 3).await;
+    let records = log_records(&broker.client(), "demo", 3).await;
+    let mut h = Harness::new(broker.config()).await;
+    h.command("topic demo").await;
+    assert_demo_rows_shown(&h);
+    assert!(h.status().contains("● connected"), "{}", h.status());
+
+    broker.stop().await;
+    // Refresh: the topics and the scan fail; what was shown stays.
+    h.chars("r").await;
+    let status = h.status();
+    assert!(status.contains(&format!("http://{addr}")), "{status}");
+    assert!(
+        status.contains("✗ unreachable: connection refused · r retries"),
+        "{status}"
+    );
+    assert!(status.contains("· r retries │ topics failed"), "{status}");
+    assert_demo_rows_shown(&h);
+    assert!(
+        h.screen().contains("stale: not refreshed"),
+        "{}",
+        h.screen()
+    );
+    assert_eq!(h.app.topics.len(), 1, "the topic list is kept");
+    snap!("tui_broker_gone", h);
+    // Everything else that needs the broker fails the same way, and nothing
+    // panics or clears the table: open a value, move, history, :get, page down.
+    h.key(KeyCode::Enter).await;
+    h.key(KeyCode::Esc).await;
+    h.chars("j").await;
+    h.chars("h").await;
+    assert!(matches!(h.app.overlay, Overlay::None));
+    assert!(h.status().contains("history failed"), "{}", h.status());
+    h.command("get counter").await;
+    assert!(h.status().contains("get failed"), "{}", h.status());
+    h.key(KeyCode::PageDown).await;
+    assert!(h.status().contains("scan failed"), "{}", h.status());
+    assert_demo_rows_shown(&h);
+
+    // The broker comes back on the same address with the same data.
+    let broker = Broker::start_on(addr, &data, &["demo:3"]).await;
+    assert_eq!(broker.addr, addr);
+    h.chars("r").await;
+    let status = h.status();
+    assert!(status.contains("● connected"), "{status}");
+    assert!(!status.contains("unreachable"), "{status}");
+    assert!(!status.contains("failed"), "{status}");
+    assert_demo_rows_shown(&h);
+    assert!(!h.screen().contains("stale"), "{}", h.screen());
+    // Nothing was written while the broker was away, nor after.
+    assert_eq!(log_records(&broker.client(), "demo", 3).await, records);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn tui_edit_survives_broker_going_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let broker = Broker::start_on(any, &data, &["demo:3"]).await;
+    let addr = broker.addr;
+    seed(&broker.client(), "demo", 3).await;
+    let mut h = Harness::new(broker.config()).await;
+    h.command("topic demo").await;
+
+    // 1. The broker goes away while the change is under review.
+    h.chars("/counter").await;
+    h.key(KeyCode::Enter).await;
+    h.chars("e").await;
+    h.key(KeyCode::End).await;
+    h.key(KeyCode::Backspace).await;
+    h.chars("8").await;
+    h.key_mod(KeyCode::Char('s'), KeyModifiers::CONTROL).await;
+    assert!(matches!(h.app.overlay, Overlay::Review(_)));
+    broker.stop().await;
+    h.chars("y").await;
+    let Overlay::Review(p) = &h.app.overlay else {
+        panic!("the review is gone:\n{}", h.screen());
+    };
+    assert_eq!(p.new.as_deref(), Some(&b"8"[..]));
+    assert_eq!(p.base.as_deref(), Some(&b"7"[..]));
+    assert!(
+        h.screen()
+            .contains("write failed: broker unreachable; nothing written")
+    );
+    assert!(h.status().contains("✗ unreachable"), "{}", h.status());
+    snap!("tui_review_write_failed", h);
+    // Again while it is still away: same, nothing lost.
+    h.chars("y").await;
+    assert!(matches!(h.app.overlay, Overlay::Review(_)));
+    // Back: the same review writes, with its precondition.
+    let broker = Broker::start_on(addr, &data, &["demo:3"]).await;
+    let client = broker.client();
+    h.chars("y").await;
+    assert!(matches!(h.app.overlay, Overlay::None));
+    assert!(h.status().contains("wrote counter"), "{}", h.status());
+    let p = partition_for_key(b"counter", 3);
+    assert_eq!(
+        client.get("demo", p, b"counter").await.unwrap(),
+        Some(b"8".to_vec())
+    );
+
+    // 2. The broker goes away while the inline editor is open; meanwhile
+    // another writer changes the key: the retried write still asks ifMatches
+    // the value read, so it gets 409 and the conflict view.
+    h.chars("/user:2").await;
+    h.key(KeyCode::Enter).await;
+    h.chars("e").await;
+    broker.stop().await;
+    h.key_mod(KeyCode::Char('a'), KeyModifiers::CONTROL).await;
+    h.key_mod(KeyCode::Char('k'), KeyModifiers::CONTROL).await;
+    h.chars("edited offline").await;
+    h.key_mod(KeyCode::Char('s'), KeyModifiers::CONTROL).await;
+    h.chars("y").await;
+    let Overlay::Review(p) = &h.app.overlay else {
+        panic!("the review is gone:\n{}", h.screen());
+    };
+    assert_eq!(p.new.as_deref(), Some(&b"edited offline"[..]));
+    // `e` goes back to the editor with the edited text.
+    h.chars("e").await;
+    let Overlay::Editor { area, .. } = &h.app.overlay else {
+        panic!("no editor:\n{}", h.screen());
+    };
+    assert_eq!(area.lines().join("\n"), "edited offline");
+    h.key_mod(KeyCode::Char('s'), KeyModifiers::CONTROL).await;
+    let broker = Broker::start_on(addr, &data, &["demo:3"]).await;
+    let client = broker.client();
+    let p = partition_for_key(b"user:2", 3);
+    client
+        .put("demo", p, b"user:2".to_vec(), b"theirs".to_vec(), None)
+        .await
+        .unwrap();
+    h.chars("y").await;
+    let Overlay::Conflict { pending, current } = &h.app.overlay else {
+        panic!("no conflict view:\n{}", h.screen());
+    };
+    assert_eq!(current.as_deref(), Some(&b"theirs"[..]));
+    assert_eq!(pending.new.as_deref(), Some(&b"edited offline"[..]));
+    h.key(KeyCode::Esc).await;
+    assert_eq!(
+        client.get("demo", p, b"user:2").await.unwrap(),
+        Some(b"theirs".to_vec())
+    );
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn tui_cancelled_write_goes_back_to_review() {
+    // A broker that accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let config = ClientConfig {
+        http_url: format!("http://{addr}"),
+        brokers: vec!["127.0.0.1:1".into()],
+        timeout: Duration::from_secs(60),
+        read_attempts: 1,
+        ..ClientConfig::default()
+    };
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let mut app = App::new(Client::new(config).unwrap(), tx);
+    app.overlay = Overlay::Review(super::app::Pending {
+        topic: "demo".into(),
+        partition: 0,
+        key: b"k".to_vec(),
+        base: Some(b"old".to_vec()),
+        new: Some(b"new".to_vec()),
+        origin: super::app::Origin::Edit,
+        edit_format: super::fmt::KeyFormat::Utf8,
+    });
+    let key = |c| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    app.on_event(key(KeyCode::Char('y')));
+    assert!(app.busy());
+    assert!(matches!(app.overlay, Overlay::None));
+    // Another edit waits for the write.
+    app.on_event(key(KeyCode::Char('e')));
+    assert!(matches!(app.overlay, Overlay::None));
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|(_, m)| m.contains("write is in flight"))
+    );
+    // Esc cancels the hung write and goes back to its review.
+    app.on_event(key(KeyCode::Esc));
+    assert!(!app.busy());
+    let Overlay::Review(p) = &app.overlay else {
+        panic!("the review is gone");
+    };
+    assert_eq!(p.new.as_deref(), Some(&b"new"[..]));
+    assert!(
+        app.review_error
+            .as_deref()
+            .is_some_and(|e| e.contains("write cancelled")),
+        "{:?}",
+        app.review_error
+    );
+    hold.abort();
+}
+
+/// A sink for tracing events, to read what would go to the TUI's log file.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn tui_never_shows_or_logs_passwords() {
+    // Everything the TUI and the client log, at every level, on this thread
+    // (the runtime is single-threaded: the background requests run here too).
+    let logs = LogBuffer::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = devbroker::server::ServeArgs::ephemeral(dir.path().join("data"));
+    args.topics.push("demo:3".parse().unwrap());
+    args.basic_auth = Some("alice:right-pw-3141".parse().unwrap());
+    let broker = Broker::start_args(args).await;
+    let port = broker.addr.port();
+    // The password both in the URL and apart, as a profile may have them.
+    let config = ClientConfig {
+        http_url: format!("http://alice:right-pw-3141@127.0.0.1:{port}"),
+        user: Some("alice".into()),
+        password: Some("right-pw-3141".into()),
+        profile: Some("prod".into()),
+        ..broker.config()
+    };
+    seed(&Client::new(config.clone()).unwrap(), "demo", 3).await;
+    let mut h = Harness::new(config.clone()).await;
+    h.app.profile = Some("prod".into());
+    h.app.profiles = vec!["local".into(), "prod".into()];
+    let mut screens = Vec::new();
+    h.draw();
+    screens.push(h.screen());
+    assert!(
+        h.status()
+            .contains(&format!("http://alice:***@127.0.0.1:{port}")),
+        "{}",
+        h.status()
+    );
+    h.command("ctx").await;
+    screens.push(h.screen());
+    assert!(
+        h.status().contains("profiles: local, prod"),
+        "{}",
+        h.status()
+    );
+    h.chars("?").await;
+    screens.push(h.screen());
+    h.key(KeyCode::Esc).await;
+    h.command("topic demo").await;
+    screens.push(h.screen());
+    assert_demo_rows_shown(&h);
+    // A wrong password: 401, and the wrong one is not shown either.
+    let wrong = ClientConfig {
+        http_url: format!("http://alice:wrong-pw-2718@127.0.0.1:{port}"),
+        password: Some("wrong-pw-2718".into()),
+        ..config.clone()
+    };
+    let mut w = Harness::new(wrong).await;
+    screens.push(w.screen());
+    assert!(w.status().contains("401"), "{}", w.status());
+    w.command("ctx").await;
+    screens.push(w.screen());
+    // The broker goes away: the connection error names the URL, masked.
+    broker.stop().await;
+    h.chars("r").await;
+    screens.push(h.screen());
+    assert!(h.status().contains("unreachable"), "{}", h.status());
+    // A profile switch that fails says why without the password.
+    h.app.set_client(
+        Client::new(ClientConfig {
+            http_url: format!("http://alice:right-pw-3141@127.0.0.1:{port}"),
+            ..config.clone()
+        })
+        .unwrap(),
+        Some("prod".into()),
+    );
+    h.settle().await;
+    screens.push(h.screen());
+    let logs = logs.text();
+    assert!(logs.contains("status line"), "nothing logged? {logs}");
+    for secret in ["right-pw-3141", "wrong-pw-2718"] {
+        for s in &screens {
+            assert!(!s.contains(secret), "{secret} on screen:\n{s}");
+        }
+        assert!(!logs.contains(secret), "{secret} in the log:\n{logs}");
+    }
+    assert!(format!("{:?}", h.app.client()).contains("***"));
+    assert!(!format!("{:?}", h.app.client()).contains("right-pw-3141"));
 }

@@ -13,11 +13,20 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use crate::wire::b64;
 
-/// The one user the broker accepts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The one user the broker accepts. Its `Debug` does not show the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BasicAuth {
     pub user: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("user", &self.user)
+            .field("password", &"***")
+            .finish()
+    }
 }
 
 impl FromStr for BasicAuth {

@@ -75,6 +75,10 @@ pub async fn serve(
         .max_buf_size(MAX_HEADER_BYTES);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
+    // Connections that have not sent a byte yet are not hyper's to drain:
+    // they are dropped at shutdown instead of holding it until the header
+    // deadline (an HTTP client's pool may hold such a spare connection).
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut refused: u64 = 0;
     loop {
@@ -117,11 +121,16 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let first_byte = limits.header_read_timeout;
         let tls = tls.clone();
+        let mut closing = closing_rx.clone();
         tokio::spawn(async move {
             // hyper's header timer starts once it reads a request; a client that
             // connects and sends nothing is held to the same deadline here.
             let mut probe = [0u8; 1];
-            match tokio::time::timeout(first_byte, stream.peek(&mut probe)).await {
+            let peeked = tokio::select! {
+                r = tokio::time::timeout(first_byte, stream.peek(&mut probe)) => r,
+                _ = closing.wait_for(|c| *c) => return,
+            };
+            match peeked {
                 Ok(Ok(n)) if n > 0 => {}
                 Ok(_) => return,
                 Err(_) => {
@@ -151,6 +160,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    let _ = closing_tx.send(true);
     graceful.shutdown().await;
     Ok(())
 }
@@ -222,4 +232,32 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
 pub fn check_topic(topic: &str) -> Result<(), ApiError> {
     validate_topic_name(topic)
         .map_err(|e| ApiError::bad_request(format!("invalid topic name: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn shutdown_does_not_wait_for_connections_that_sent_nothing() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let limits = Limits {
+            max_connections: 16,
+            header_read_timeout: Duration::from_secs(30),
+        };
+        let server = tokio::spawn(serve(listener, Router::new(), limits, None, async move {
+            let _ = stop_rx.await;
+        }));
+        // A spare connection, as an HTTP client's pool opens one: no bytes sent.
+        let _idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = stop_tx.send(());
+        let done = tokio::time::timeout(Duration::from_secs(5), server).await;
+        assert!(
+            done.is_ok(),
+            "shutdown waited for a connection that never sent a request"
+        );
+    }
 }

@@ -17,9 +17,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, p: &Pending) {
         Origin::Edit => " Review: edit ".to_owned(),
     };
     let inner = super::popup(f, area, 90, 85, Line::styled(title, t.title()), t);
-    let [head, body, foot] = Layout::vertical([
+    let error_lines = u16::from(app.review_error.is_some());
+    let [head, body, error, foot] = Layout::vertical([
         Constraint::Length(6),
         Constraint::Min(1),
+        Constraint::Length(error_lines),
         Constraint::Length(1),
     ])
     .areas(inner);
@@ -61,7 +63,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, p: &Pending) {
         Paragraph::new(super::diff_lines(&old, &new, t)).wrap(Wrap { trim: false }),
         body,
     );
-    let mut keys = vec![("y", "write"), ("Esc", "cancel")];
+    if let Some(why) = &app.review_error {
+        f.render_widget(Paragraph::new(Line::styled(why.clone(), t.error())), error);
+    }
+    let write = if app.review_error.is_some() {
+        "write again"
+    } else {
+        "write"
+    };
+    let mut keys = vec![("y", write), ("Esc", "cancel")];
     if p.new.is_some() {
         keys.insert(1, ("e", "edit again"));
     }

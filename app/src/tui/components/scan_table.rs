@@ -94,6 +94,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     }
     if s.loading.is_some() {
         footer.push_str("· loading… ");
+    } else if s.stale {
+        footer.push_str("· stale: not refreshed ");
     }
 
     let inner_w = area.width.saturating_sub(2) as usize;
@@ -140,6 +142,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     if empty {
         let msg = if s.loading.is_some() {
             "  loading…"
+        } else if !s.at_end() {
+            "  (not loaded: the scan failed)"
         } else {
             "  (no keys in this range)"
         };

@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::super::action::Action;
 use super::super::app::{App, Conn, Level};
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -30,7 +31,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     match &app.conn {
         Conn::Connecting => spans.push(Span::styled("○ connecting", t.warn())),
         Conn::Connected => spans.push(Span::styled("● connected", t.ok())),
-        Conn::Down(why) => spans.push(Span::styled(format!("✗ down: {why}"), t.error())),
+        Conn::Down(why) => {
+            let retry = app.keymap.hint(Action::Refresh);
+            spans.push(Span::styled(
+                format!("✗ unreachable: {why} · {retry} retries"),
+                t.error(),
+            ))
+        }
     }
     if let Some(label) = app.busy_label() {
         spans.push(Span::styled(" │ ", t.dim()));
