@@ -266,7 +266,14 @@ async fn tier_flaky_bucket_loses_nothing() {
     // Reads below the local log start go to the bucket: compare with it clean.
     proxy.set_faults(Faults::clean());
     let kv_b = Kv::new(b.url());
-    let status = tier_status(&b.url()).await.unwrap();
+    // The restore is done once the broker is ready; the tier's own view of the
+    // partitions (its first sync after the restore) may have hit a flaky request
+    // and be retrying in the background: wait for it.
+    let status = wait_for(&b.url(), Duration::from_secs(30), |s| {
+        (0..2).all(|p| part_status(s, TOPIC, p)["high_watermark"].is_u64())
+    })
+    .await
+    .unwrap();
     for p in 0..2 {
         let restored = view(&kv_b, TOPIC, p).await.unwrap();
         assert_eq!(restored.len(), views[p as usize].len(), "partition {p}");

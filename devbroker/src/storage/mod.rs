@@ -95,6 +95,16 @@ pub struct LogRead {
     pub high_watermark: u64,
 }
 
+/// What a [`Store::read_log_with`] read covered.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogSpan {
+    pub log_start: u64,
+    pub high_watermark: u64,
+    /// Records visited and the sum of their `wire_size`.
+    pub records: usize,
+    pub bytes: usize,
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -298,22 +308,22 @@ impl Store {
         self.submit(Op::Restore(batch)).await.map(drop)
     }
 
-    /// The partition's state and every entry of its view
-    /// `(key, value, offset, timestamp)`, in key order, from one read
-    /// transaction: the view as of every record below `state.next_offset`.
-    #[allow(clippy::type_complexity)]
-    pub fn view_snapshot(
+    /// Visits every key of a partition's view as `(key, value, offset,
+    /// timestamp)` in one read transaction, in stored order (byte order, except
+    /// that keys longer than 448 bytes sharing their first 448 bytes come in hash
+    /// order), and returns the partition state of that same transaction.
+    pub fn view_snapshot_with(
         &self,
         topic: &str,
         partition: i32,
-    ) -> Result<(PartitionState, Vec<(Vec<u8>, Vec<u8>, u64, i64)>)> {
+        mut visit: impl FnMut(&[u8], &[u8], u64, i64),
+    ) -> Result<PartitionState> {
         let meta = self.partition(topic, partition)?;
         let prefix = partition_prefix(meta.id, partition);
         let rtxn = self.read_txn()?;
         let state = load_state(&rtxn, self.inner.dbs.parts, &prefix)?;
-        let mut out = Vec::new();
         if !meta.config.kvstore() {
-            return Ok((state, out));
+            return Ok(state);
         }
         let upper = keys::prefix_successor(&prefix);
         let upper_bound = match &upper {
@@ -329,12 +339,10 @@ impl Store {
             let (k, v) = item?;
             let entry =
                 ViewEntry::decode(v).ok_or_else(|| StoreError::Corrupt("view entry".into()))?;
-            let key = entry.full_key.unwrap_or(&k[PREFIX_LEN..]).to_vec();
-            out.push((key, entry.value.to_vec(), entry.offset, entry.timestamp));
+            let key = entry.full_key.unwrap_or(&k[PREFIX_LEN..]);
+            visit(key, entry.value, entry.offset, entry.timestamp);
         }
-        // Long keys sharing an inline part are stored by hash; put them in byte order.
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok((state, out))
+        Ok(state)
     }
 
     /// Stops the writer after the queued writes and syncs the environment.
@@ -506,18 +514,46 @@ impl Store {
         max_bytes: usize,
         max_records: usize,
     ) -> Result<LogRead> {
+        let mut records = Vec::new();
+        let span = self.read_log_with(
+            topic,
+            partition,
+            from,
+            max_bytes,
+            max_records,
+            |offset, record| records.push(StoredRecord { offset, record }),
+        )?;
+        Ok(LogRead {
+            records,
+            log_start: span.log_start,
+            high_watermark: span.high_watermark,
+        })
+    }
+
+    /// Like [`Store::read_log`], but hands each record to `visit` as it is
+    /// decoded instead of collecting them (the uploader encodes 128 MiB
+    /// segments this way without holding every record at once).
+    pub fn read_log_with(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: u64,
+        max_bytes: usize,
+        max_records: usize,
+        mut visit: impl FnMut(u64, Record),
+    ) -> Result<LogSpan> {
         let meta = self.partition(topic, partition)?;
         let prefix = partition_prefix(meta.id, partition);
         let rtxn = self.read_txn()?;
         let state = load_state(&rtxn, self.inner.dbs.parts, &prefix)?;
-        let mut out = LogRead {
-            records: Vec::new(),
+        let mut span = LogSpan {
             log_start: state.log_start,
             high_watermark: state.next_offset,
+            records: 0,
+            bytes: 0,
         };
         let lower = keys::log_key(&prefix, from.max(state.log_start));
         let upper = keys::log_key(&prefix, state.next_offset);
-        let mut bytes = 0usize;
         for item in self.inner.dbs.log.range(
             &rtxn,
             &(Bound::Included(&lower[..]), Bound::Excluded(&upper[..])),
@@ -529,19 +565,18 @@ impl Store {
                     keys::log_offset(k)
                 ))
             })?;
-            bytes += record.wire_size();
-            if !out.records.is_empty() && bytes > max_bytes {
+            let size = record.wire_size();
+            if span.records > 0 && span.bytes + size > max_bytes {
                 break;
             }
-            out.records.push(StoredRecord {
-                offset: keys::log_offset(k),
-                record,
-            });
-            if out.records.len() >= max_records {
+            span.bytes += size;
+            span.records += 1;
+            visit(keys::log_offset(k), record);
+            if span.records >= max_records {
                 break;
             }
         }
-        Ok(out)
+        Ok(span)
     }
 }
 

@@ -393,7 +393,7 @@ impl Tier {
         layout::join(&self.inner.root, rel)
     }
 
-    pub(crate) async fn put(&self, rel: &str, bytes: Vec<u8>) -> Result<()> {
+    pub(crate) async fn put(&self, rel: &str, bytes: Bytes) -> Result<()> {
         let path = self.path(rel);
         let len = bytes.len() as u64;
         self.inner

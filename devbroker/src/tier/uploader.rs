@@ -1,12 +1,13 @@
 //! The per-partition uploader: cuts closed segments from the local log, uploads
 //! them and a new partition manifest version; uploads view snapshots.
 
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::layout::{self, PartitionManifest, SegmentInfo, SnapshotEntry, SnapshotInfo};
+use super::layout::{self, PartitionManifest, SegmentInfo, SnapshotInfo};
 use super::{OpenScan, PartHandle, Result, Tier, TierError};
-use crate::storage::{StoreError, StoredRecord, now_ms};
+use crate::storage::{StoreError, now_ms};
 
 /// Most segments uploaded before one manifest write (catching up after an outage).
 const MAX_BATCH: usize = 8;
@@ -193,7 +194,7 @@ async fn step(tier: &Tier, part: &Arc<PartHandle>, force: bool) -> Result<()> {
     // Records removed locally before upload (compaction) are skipped.
     cursor = cursor.max(state.log_start);
     let now = now_ms();
-    let mut segments: Vec<(SegmentInfo, Vec<u8>)> = Vec::new();
+    let mut segments: Vec<(SegmentInfo, Bytes)> = Vec::new();
     let mut open_bytes = 0u64;
     while segments.len() < MAX_BATCH && cursor < state.next_offset {
         if !force {
@@ -203,27 +204,43 @@ async fn step(tier: &Tier, part: &Arc<PartHandle>, force: bool) -> Result<()> {
                 break;
             }
         }
+        // The segment is encoded and sealed inside the read transaction: no
+        // decoded records held at once, no hashing on the runtime's threads.
         let (t, p) = (part.topic.clone(), part.partition);
         let read = tier
             .db()
-            .read(move |s| s.read_log(&t, p, cursor, seg_bytes, 1_000_000))
+            .read(move |s| {
+                let mut w = layout::SegmentWriter::new();
+                let span = s.read_log_with(&t, p, cursor, seg_bytes, 1_000_000, |offset, r| {
+                    w.push(offset, &r)
+                })?;
+                if w.count() == 0 {
+                    return Ok(Segment::Empty);
+                }
+                let (_, last) = w.offsets();
+                let (first_ts, _) = w.timestamps();
+                let more = last + 1 < span.high_watermark;
+                let closed = force
+                    || more
+                    || span.bytes >= seg_bytes
+                    || now.saturating_sub(first_ts) >= roll;
+                if !closed {
+                    return Ok(Segment::Open(span.bytes as u64));
+                }
+                Ok(Segment::Closed(Sealed::from(w)))
+            })
             .await?;
-        let (Some(first), Some(last)) = (read.records.first(), read.records.last()) else {
-            break;
-        };
-        let bytes: usize = read.records.iter().map(|r| r.record.wire_size()).sum();
-        let more = last.offset + 1 < read.high_watermark;
-        let closed = force
-            || more
-            || bytes >= seg_bytes
-            || now.saturating_sub(first.record.timestamp) >= roll;
-        if !closed {
-            open_bytes = bytes as u64;
-            break;
+        match read {
+            Segment::Empty => break,
+            Segment::Open(bytes) => {
+                open_bytes = bytes;
+                break;
+            }
+            Segment::Closed(sealed) => {
+                cursor = sealed.last + 1;
+                segments.push(segment_info(tier, part, sealed));
+            }
         }
-        let next = last.offset + 1;
-        segments.push(encode(tier, part, &read.records));
-        cursor = next;
     }
     if let Ok(mut s) = part.state.lock() {
         s.lag_bytes = open_bytes + segments.iter().map(|(i, _)| i.size_bytes).sum::<u64>();
@@ -252,28 +269,62 @@ async fn step(tier: &Tier, part: &Arc<PartHandle>, force: bool) -> Result<()> {
     Ok(())
 }
 
-fn encode(tier: &Tier, part: &PartHandle, records: &[StoredRecord]) -> (SegmentInfo, Vec<u8>) {
-    let (bytes, sha) = layout::encode_segment(records);
-    let base = records.first().map_or(0, |r| r.offset);
-    let last = records.last().map_or(0, |r| r.offset);
+/// What one read of the log for the next segment found.
+enum Segment {
+    Empty,
+    /// Not closed yet: this many bytes so far.
+    Open(u64),
+    Closed(Sealed),
+}
+
+/// A closed segment, encoded and checksummed.
+struct Sealed {
+    bytes: Bytes,
+    sha256: String,
+    base: u64,
+    last: u64,
+    records: u64,
+    first_ts: i64,
+    last_ts: i64,
+}
+
+impl From<layout::SegmentWriter> for Sealed {
+    fn from(w: layout::SegmentWriter) -> Self {
+        let (base, last) = w.offsets();
+        let (first_ts, last_ts) = w.timestamps();
+        let records = u64::from(w.count());
+        let (bytes, sha256) = w.finish();
+        Sealed {
+            bytes: Bytes::from(bytes),
+            sha256,
+            base,
+            last,
+            records,
+            first_ts,
+            last_ts,
+        }
+    }
+}
+
+fn segment_info(tier: &Tier, part: &PartHandle, s: Sealed) -> (SegmentInfo, Bytes) {
     let info = SegmentInfo {
         key: layout::segment_key(
             &part.topic,
             part.incarnation,
             part.partition,
-            base,
-            last,
+            s.base,
+            s.last,
             tier.epoch(),
         ),
-        base_offset: base,
-        last_offset: last,
-        records: records.len() as u64,
-        size_bytes: bytes.len() as u64,
-        first_timestamp: records.first().map_or(0, |r| r.record.timestamp),
-        last_timestamp: records.last().map_or(0, |r| r.record.timestamp),
-        sha256: sha,
+        base_offset: s.base,
+        last_offset: s.last,
+        records: s.records,
+        size_bytes: s.bytes.len() as u64,
+        first_timestamp: s.first_ts,
+        last_timestamp: s.last_ts,
+        sha256: s.sha256,
     };
-    (info, bytes)
+    (info, s.bytes)
 }
 
 /// Writes the next manifest version: the current one changed by `change`, with
@@ -401,22 +452,20 @@ async fn maybe_snapshot(tier: &Tier, part: &Arc<PartHandle>) -> Result<()> {
 pub(super) async fn take_snapshot(tier: &Tier, part: &Arc<PartHandle>) -> Result<()> {
     let started = Instant::now();
     let (t, p) = (part.topic.clone(), part.partition);
-    let (state, entries) = match tier.db().read(move |s| s.view_snapshot(&t, p)).await {
+    // Encoded inside the read transaction, straight into one buffer.
+    let snapshot = tier.db().read(move |s| {
+        let mut w = layout::SnapshotWriter::new();
+        let state = s.view_snapshot_with(&t, p, |key, value, offset, ts| {
+            w.push(key, offset, ts, value)
+        })?;
+        let count = w.count();
+        Ok((state.next_offset, count, w.finish(state.next_offset)))
+    });
+    let (offset, count, (bytes, sha)) = match snapshot.await {
         Ok(x) => x,
         Err(StoreError::UnknownTopic(_) | StoreError::UnknownPartition { .. }) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let entries: Vec<SnapshotEntry> = entries
-        .into_iter()
-        .map(|(key, value, offset, timestamp)| SnapshotEntry {
-            key,
-            value,
-            offset,
-            timestamp,
-        })
-        .collect();
-    let offset = state.next_offset;
-    let (bytes, sha) = layout::encode_snapshot(offset, &entries);
     let info = SnapshotInfo {
         key: layout::snapshot_key(
             &part.topic,
@@ -426,13 +475,12 @@ pub(super) async fn take_snapshot(tier: &Tier, part: &Arc<PartHandle>) -> Result
             tier.epoch(),
         ),
         offset,
-        entries: entries.len() as u64,
+        entries: count,
         size_bytes: bytes.len() as u64,
         sha256: sha,
         taken_ms: now_ms(),
     };
-    drop(entries);
-    tier.put(&info.key, bytes).await?;
+    tier.put(&info.key, Bytes::from(bytes)).await?;
     let covered = {
         let mut s = part
             .state
