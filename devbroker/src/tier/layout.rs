@@ -216,6 +216,7 @@ fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
 
 /// Encodes records (ascending offsets, at least one) as a segment object.
 /// Returns the bytes and the hex SHA-256 trailer.
+#[cfg(test)]
 pub fn encode_segment(records: &[StoredRecord]) -> (Vec<u8>, String) {
     let mut w = SegmentWriter::new();
     for r in records {
@@ -412,6 +413,7 @@ pub struct SnapshotEntry {
 }
 
 /// Encodes a view snapshot at `offset`.
+#[cfg(test)]
 pub fn encode_snapshot(offset: u64, entries: &[SnapshotEntry]) -> (Vec<u8>, String) {
     let mut w = SnapshotWriter::new();
     for e in entries {

@@ -150,24 +150,29 @@ async fn scan_open(
     };
     let budget = (seg_bytes as u64).saturating_sub(bytes).max(1) as usize;
     let (t, p) = (part.topic.clone(), part.partition);
-    let read = tier
+    // Only sizes, the first timestamp and the last offset are needed: the
+    // records are looked at, not kept.
+    let (span, first_ts, last) = tier
         .db()
-        .read(move |s| s.read_log(&t, p, from, budget, 1_000_000))
+        .read(move |s| {
+            let (mut first_ts, mut last) = (None, 0);
+            let span = s.read_log_with(&t, p, from, budget, 1_000_000, |offset, r| {
+                first_ts.get_or_insert(r.timestamp);
+                last = offset;
+            })?;
+            Ok((span, first_ts, last))
+        })
         .await?;
     let mut s = part
         .state
         .lock()
         .map_err(|_| TierError::Other("partition state poisoned".into()))?;
     let mut more = false;
-    if let (Some(first), Some(last)) = (read.records.first(), read.records.last()) {
-        s.open.first_ts.get_or_insert(first.record.timestamp);
-        s.open.bytes += read
-            .records
-            .iter()
-            .map(|r| r.record.wire_size() as u64)
-            .sum::<u64>();
-        s.open.next = last.offset + 1;
-        more = last.offset + 1 < read.high_watermark;
+    if let Some(first_ts) = first_ts {
+        s.open.first_ts.get_or_insert(first_ts);
+        s.open.bytes += span.bytes as u64;
+        s.open.next = last + 1;
+        more = last + 1 < span.high_watermark;
     }
     let closed = more
         || s.open.bytes >= seg_bytes as u64
