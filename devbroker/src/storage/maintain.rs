@@ -14,10 +14,9 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use heed::RwTxn;
-
 use super::keys::{self, partition_prefix};
 use super::records::{PartitionState, Record, TopicMeta, ViewEntry};
+use super::wal::{Db, Tx};
 use super::writer::save_state;
 use super::{Dbs, Result, StoreError, load_state};
 
@@ -45,7 +44,7 @@ pub struct MaintainReport {
 }
 
 pub(crate) fn run(
-    txn: &mut RwTxn,
+    txn: &mut Tx,
     dbs: Dbs,
     now_ms: i64,
     floors: Option<&Floors>,
@@ -76,7 +75,7 @@ pub(crate) fn run(
 /// Removes records from the head of the log while retention says so; with an
 /// upload `floor`, only records below it, and local retention applies too.
 fn trim(
-    txn: &mut RwTxn,
+    txn: &mut Tx,
     dbs: Dbs,
     meta: &TopicMeta,
     partition: i32,
@@ -138,7 +137,7 @@ fn trim(
             || local_bytes.is_some_and(|max| state.log_bytes > max)
         {
             // Local retention: the record leaves the local log only.
-            dbs.log.delete(txn, &keys::log_key(&prefix, offset))?;
+            txn.delete(Db::Log, &keys::log_key(&prefix, offset))?;
             state.log_records = state.log_records.saturating_sub(1);
             state.log_bytes = state.log_bytes.saturating_sub(record.wire_size() as u64);
         } else {
@@ -151,14 +150,14 @@ fn trim(
     if state.log_records == 0 {
         state.log_start = state.next_offset;
     }
-    save_state(txn, dbs.parts, &prefix, &state)
+    save_state(txn, &prefix, &state)
 }
 
 /// Removes one record from the log (and its key from the view, if this record is
 /// the key's latest).
 #[allow(clippy::too_many_arguments)]
 fn remove_record(
-    txn: &mut RwTxn,
+    txn: &mut Tx,
     dbs: Dbs,
     meta: &TopicMeta,
     prefix: &[u8; keys::PREFIX_LEN],
@@ -167,7 +166,7 @@ fn remove_record(
     record: &Record,
     report: &mut MaintainReport,
 ) -> Result<()> {
-    dbs.log.delete(txn, &keys::log_key(prefix, offset))?;
+    txn.delete(Db::Log, &keys::log_key(prefix, offset))?;
     state.log_records = state.log_records.saturating_sub(1);
     state.log_bytes = state.log_bytes.saturating_sub(record.wire_size() as u64);
     if meta.config.kvstore()
@@ -180,7 +179,7 @@ fn remove_record(
             .and_then(ViewEntry::decode)
             .is_some_and(|e| e.offset == offset);
         if latest {
-            dbs.view.delete(txn, &vk)?;
+            txn.delete(Db::View, &vk)?;
             report.expired_keys += 1;
         }
     }
@@ -189,7 +188,7 @@ fn remove_record(
 
 /// Removes superseded records, and tombstones older than `delete.retention.ms`.
 fn compact(
-    txn: &mut RwTxn,
+    txn: &mut Tx,
     dbs: Dbs,
     meta: &TopicMeta,
     partition: i32,
@@ -257,5 +256,5 @@ fn compact(
         Some((k, _)) => keys::log_offset(k),
         None => state.next_offset,
     };
-    save_state(txn, dbs.parts, &prefix, &state)
+    save_state(txn, &prefix, &state)
 }

@@ -12,6 +12,7 @@ pub mod records;
 mod seek;
 #[cfg(test)]
 mod tests;
+mod wal;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -119,11 +120,19 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Io(format!("cannot create data dir {}: {e}", dir.display()))
         })?;
+        // Roll LMDB back to its last durable snapshot (see `wal`); the redo log
+        // replayed below brings back every answered write made after it.
+        let checkpoint = wal::Checkpoint::read(dir)?;
+        if let Some(c) = &checkpoint {
+            c.restore_meta_pages(dir)?;
+        }
         // SAFETY: the environment is opened once per process per path; the
         // data dir is ours alone (a second broker on it would see LMDB's lock).
+        // NO_SYNC is safe here only because of the redo log and checkpoints.
         let env = unsafe {
-            EnvOpenOptions::new()
-                .read_txn_without_tls()
+            let mut o = EnvOpenOptions::new();
+            o.flags(heed::EnvFlags::NO_SYNC);
+            o.read_txn_without_tls()
                 .map_size(opts.map_size)
                 .max_dbs(8)
                 .max_readers(1024)
@@ -138,14 +147,18 @@ impl Store {
             log: env.create_database(&mut wtxn, Some("log"))?,
             view: env.create_database(&mut wtxn, Some("view"))?,
         };
+        wtxn.commit()?;
+        let next_segment = wal::replay(dir, checkpoint.map_or(0, |c| c.replay_from), &env, dbs)?;
+        let wal = wal::Wal::start(dir, env.clone(), next_segment)?;
+        let rtxn = env.read_txn()?;
         let mut topics = BTreeMap::new();
-        for item in dbs.topics.iter(&wtxn)? {
+        for item in dbs.topics.iter(&rtxn)? {
             let (name, bytes) = item?;
             let meta: TopicMeta = serde_json::from_slice(bytes)
                 .map_err(|e| StoreError::Corrupt(format!("topic {name}: {e}")))?;
             topics.insert(name.to_string(), Arc::new(meta));
         }
-        wtxn.commit()?;
+        drop(rtxn);
 
         let (jobs, rx) = mpsc::channel(4096);
         let (commits, _) = watch::channel(0);
@@ -159,7 +172,7 @@ impl Store {
             writer: std::sync::Mutex::new(None),
         });
         let store = Store { inner };
-        let handle = writer::spawn(env, dbs, rx, store.clone_weak())?;
+        let handle = writer::spawn(env, dbs, wal, rx, store.clone_weak())?;
         if let Ok(mut w) = store.inner.writer.lock() {
             *w = Some(handle);
         }
@@ -343,6 +356,12 @@ impl Store {
             visit(key, entry.value, entry.offset, entry.timestamp);
         }
         Ok(state)
+    }
+
+    /// Makes everything written so far durable in the LMDB file itself, so the
+    /// next start has no redo log to replay (also done every few seconds).
+    pub async fn checkpoint(&self) -> Result<()> {
+        self.submit(Op::Checkpoint).await.map(drop)
     }
 
     /// Stops the writer after the queued writes and syncs the environment.

@@ -6,17 +6,16 @@
 //! failure that spoils the transaction (disk or map full) makes the writer retry
 //! the group one job per transaction, so only the job that hit it fails.
 
-use std::ops::Bound;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use heed::types::Bytes;
-use heed::{Database, Env, RwTxn, WithoutTls};
+use heed::{Env, RwTxn, WithoutTls};
 use tokio::sync::{mpsc, oneshot};
 
 use super::keys::{self, PREFIX_LEN, partition_prefix};
 use super::maintain::{self, MaintainReport};
 use super::records::{PartitionState, Record, StoredRecord, TopicMeta, ViewEntry, batch_wire_size};
+use super::wal::{Db, Tx, Wal};
 use super::{Dbs, Inner, Result, Store, StoreError, display_key, load_state, now_ms, view_get};
 use crate::config::{self, KVSTORE, MAX_PARTITIONS, TopicConfig};
 use crate::wire::kvstore::{Condition, Precondition, WriteRequest};
@@ -76,6 +75,8 @@ pub(crate) enum Op {
     },
     /// Restores view entries and records at their original offsets (tier restore).
     Restore(RestoreBatch),
+    /// Makes the LMDB file durable up to now (see [`super::wal`]).
+    Checkpoint,
     Shutdown,
 }
 
@@ -145,16 +146,17 @@ enum Effect {
 pub(crate) fn spawn(
     env: Env<WithoutTls>,
     dbs: Dbs,
+    wal: Wal,
     rx: mpsc::Receiver<Job>,
     shared: Shared,
 ) -> Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("lmdb-writer".into())
-        .spawn(move || run(env, dbs, rx, shared))
+        .spawn(move || run(env, dbs, wal, rx, shared))
         .map_err(|e| StoreError::Io(format!("cannot start the writer thread: {e}")))
 }
 
-fn run(env: Env<WithoutTls>, dbs: Dbs, mut rx: mpsc::Receiver<Job>, shared: Shared) {
+fn run(env: Env<WithoutTls>, dbs: Dbs, mut wal: Wal, mut rx: mpsc::Receiver<Job>, shared: Shared) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         group.push(first);
@@ -165,7 +167,8 @@ fn run(env: Env<WithoutTls>, dbs: Dbs, mut rx: mpsc::Receiver<Job>, shared: Shar
             }
         }
         let stop = group.iter().any(|j| matches!(j.op, Op::Shutdown));
-        commit_group(&env, dbs, &mut group, &shared);
+        let checkpoint = group.iter().any(|j| matches!(j.op, Op::Checkpoint));
+        commit_group(&env, dbs, &mut wal, &mut group, &shared, checkpoint);
         if stop {
             rx.close();
             // Jobs that raced in behind the shutdown are refused, not dropped silently.
@@ -174,23 +177,35 @@ fn run(env: Env<WithoutTls>, dbs: Dbs, mut rx: mpsc::Receiver<Job>, shared: Shar
             }
             break;
         }
+        wal.maybe_checkpoint();
+    }
+    // The last checkpoint: the next start has nothing to replay.
+    if let Err(e) = wal.close() {
+        tracing::warn!(error = %e, "last checkpoint failed; the next start replays the redo log");
     }
     tracing::debug!("writer thread stopped");
 }
 
-fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &Shared) {
+fn commit_group(
+    env: &Env<WithoutTls>,
+    dbs: Dbs,
+    wal: &mut Wal,
+    group: &mut Vec<Job>,
+    shared: &Shared,
+    checkpoint: bool,
+) {
     let started = Instant::now();
     let now = now_ms();
     let store = shared.inner.upgrade().map(|inner| Store { inner });
     // Commits made, each with how many jobs it carried (for the metrics).
     let mut commits: Vec<usize> = Vec::new();
-    let first = match apply_all(env, dbs, group, now) {
-        // Pages freed by the last commit (a deleted topic, a retention pass) are
-        // reusable only after one more commit, as LMDB keeps the previous
-        // snapshot; commit a tiny change and try again before answering "full".
-        Err(StoreError::StorageFull) if release_freed_pages(env, dbs).is_ok() => {
+    let first = match apply_all(env, dbs, wal, group, now) {
+        // Pages freed since the checkpointed snapshot (a deleted topic, a
+        // retention pass) are reusable only once no reader sees them: take a
+        // checkpoint, which moves the pin, and try again before answering "full".
+        Err(StoreError::StorageFull) if make_room(env, dbs, wal).is_ok() => {
             commits.push(0);
-            apply_all(env, dbs, group, now)
+            apply_all(env, dbs, wal, group, now)
         }
         other => other,
     };
@@ -204,7 +219,7 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
             let mut results = Vec::with_capacity(group.len());
             let mut effects = Vec::new();
             for job in group.iter() {
-                match apply_all(env, dbs, std::slice::from_ref(job), now) {
+                match apply_all(env, dbs, wal, std::slice::from_ref(job), now) {
                     Ok((mut r, e)) => {
                         commits.push(1);
                         results.append(&mut r);
@@ -217,6 +232,14 @@ fn commit_group(env: &Env<WithoutTls>, dbs: Dbs, group: &mut Vec<Job>, shared: &
         }
         Err(e) => (vec![Err(e)], Vec::new()),
     };
+    let mut results = results;
+    if checkpoint && let Err(e) = wal.checkpoint_now() {
+        for (job, r) in group.iter().zip(results.iter_mut()) {
+            if matches!(job.op, Op::Checkpoint) {
+                *r = Err(clone_fatal(&e));
+            }
+        }
+    }
     if let Some(store) = &store {
         for effect in effects {
             match effect {
@@ -250,8 +273,14 @@ type GroupOutcome = (Vec<Result<Applied>>, Vec<Effect>);
 
 /// Applies jobs in one transaction and commits it. `Err` means the transaction
 /// was abandoned and nothing of the group was written.
-fn apply_all(env: &Env<WithoutTls>, dbs: Dbs, jobs: &[Job], now: i64) -> Result<GroupOutcome> {
-    let mut txn = env.write_txn()?;
+fn apply_all(
+    env: &Env<WithoutTls>,
+    dbs: Dbs,
+    wal: &mut Wal,
+    jobs: &[Job],
+    now: i64,
+) -> Result<GroupOutcome> {
+    let mut txn = Tx::begin(env, dbs)?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut effects = Vec::new();
     for job in jobs {
@@ -263,23 +292,41 @@ fn apply_all(env: &Env<WithoutTls>, dbs: Dbs, jobs: &[Job], now: i64) -> Result<
         }
         results.push(r);
     }
-    txn.commit()?;
+    commit(txn, wal)?;
     Ok((results, effects))
 }
 
-/// Commits a one-key change (a counter in `meta`), so that pages freed by the
-/// previous commit become reusable by the next transaction.
-fn release_freed_pages(env: &Env<WithoutTls>, dbs: Dbs) -> Result<()> {
-    const KEY: &str = "free_pages_epoch";
-    let mut txn = env.write_txn()?;
+/// Makes a transaction's changes durable in the redo log, then visible.
+fn commit(txn: Tx, wal: &mut Wal) -> Result<()> {
+    let (txn, redo) = txn.into_parts();
+    if redo.is_empty() {
+        txn.abort();
+        return Ok(());
+    }
+    wal.append(&redo)?;
+    if let Err(e) = txn.commit() {
+        // Not applied, so not to be replayed either.
+        wal.undo(redo.len());
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Lets the next transaction reuse every page freed so far: a checkpoint (the
+/// pinned snapshot moves to the latest), a one-key change (a counter in `meta`;
+/// LMDB keeps the pages of the snapshot before the latest), another checkpoint.
+fn make_room(env: &Env<WithoutTls>, dbs: Dbs, wal: &mut Wal) -> Result<()> {
+    const KEY: &[u8] = b"free_pages_epoch";
+    wal.checkpoint_now()?;
+    let mut txn = Tx::begin(env, dbs)?;
     let epoch = dbs
         .meta
-        .get(&txn, KEY)?
+        .get(&txn, "free_pages_epoch")?
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map_or(0, u64::from_be_bytes);
-    dbs.meta.put(&mut txn, KEY, &(epoch + 1).to_be_bytes())?;
-    txn.commit()?;
-    Ok(())
+    txn.put(Db::Meta, KEY, &(epoch + 1).to_be_bytes())?;
+    commit(txn, wal)?;
+    wal.checkpoint_now()
 }
 
 fn clone_fatal(e: &StoreError) -> StoreError {
@@ -291,13 +338,7 @@ fn clone_fatal(e: &StoreError) -> StoreError {
     }
 }
 
-fn apply(
-    txn: &mut RwTxn,
-    dbs: Dbs,
-    op: &Op,
-    now: i64,
-    effects: &mut Vec<Effect>,
-) -> Result<Applied> {
+fn apply(txn: &mut Tx, dbs: Dbs, op: &Op, now: i64, effects: &mut Vec<Effect>) -> Result<Applied> {
     match op {
         Op::KvWrite {
             topic,
@@ -338,6 +379,8 @@ fn apply(
             maintain::run(txn, dbs, *now_ms, Some(floors)).map(Applied::Maintained)
         }
         Op::Restore(batch) => restore(txn, dbs, batch).map(|_| Applied::Deleted),
+        // Taken once the group is committed.
+        Op::Checkpoint => Ok(Applied::Deleted),
         Op::Shutdown => Ok(Applied::Stopping),
     }
 }
@@ -392,7 +435,7 @@ pub fn check_key(key: &[u8]) -> Result<()> {
 }
 
 fn kv_write(
-    txn: &mut RwTxn,
+    txn: &mut Tx,
     dbs: Dbs,
     topic: &str,
     partition: i32,
@@ -485,7 +528,7 @@ fn is_sha256_hex(s: &str) -> bool {
 /// Appends records to a partition's log and, on a kvstore topic, applies them to
 /// the view. The one append path: kvstore writes, HTTP Proxy and Kafka produce.
 pub(crate) fn append(
-    txn: &mut RwTxn,
+    txn: &mut Tx,
     dbs: Dbs,
     meta: &TopicMeta,
     partition: i32,
@@ -499,18 +542,17 @@ pub(crate) fn append(
     for record in records {
         let offset = state.next_offset;
         timestamp = record.timestamp;
-        dbs.log
-            .put(txn, &keys::log_key(&prefix, offset), &record.encode())?;
+        txn.put(Db::Log, &keys::log_key(&prefix, offset), &record.encode())?;
         if kvstore && let Some(key) = record.key.as_deref().filter(|k| !k.is_empty()) {
             let vk = keys::view_key(&prefix, key);
             match &record.value {
                 Some(value) => {
                     let full = keys::is_long(key).then_some(key);
                     let entry = ViewEntry::encode(offset, record.timestamp, full, value);
-                    dbs.view.put(txn, &vk, &entry)?;
+                    txn.put(Db::View, &vk, &entry)?;
                 }
                 None => {
-                    dbs.view.delete(txn, &vk)?;
+                    txn.delete(Db::View, &vk)?;
                 }
             }
         }
@@ -519,7 +561,7 @@ pub(crate) fn append(
         state.log_records += 1;
         state.dirty_records += 1;
     }
-    save_state(txn, dbs.parts, &prefix, &state)?;
+    save_state(txn, &prefix, &state)?;
     Ok(AppendResult {
         base_offset,
         next_offset: state.next_offset,
@@ -528,7 +570,7 @@ pub(crate) fn append(
 }
 
 /// Applies a [`RestoreBatch`]: view entries as given, records at their offsets.
-fn restore(txn: &mut RwTxn, dbs: Dbs, batch: &RestoreBatch) -> Result<()> {
+fn restore(txn: &mut Tx, dbs: Dbs, batch: &RestoreBatch) -> Result<()> {
     let meta = load_topic(txn, dbs, &batch.topic)?;
     check_partition(&meta, batch.partition)?;
     let prefix = partition_prefix(meta.id, batch.partition);
@@ -539,23 +581,22 @@ fn restore(txn: &mut RwTxn, dbs: Dbs, batch: &RestoreBatch) -> Result<()> {
             check_key(key)?;
             let full = keys::is_long(key).then_some(&key[..]);
             let entry = ViewEntry::encode(*offset, *timestamp, full, value);
-            dbs.view.put(txn, &keys::view_key(&prefix, key), &entry)?;
+            txn.put(Db::View, &keys::view_key(&prefix, key), &entry)?;
         }
     }
     for r in &batch.records {
         let record = &r.record;
-        dbs.log
-            .put(txn, &keys::log_key(&prefix, r.offset), &record.encode())?;
+        txn.put(Db::Log, &keys::log_key(&prefix, r.offset), &record.encode())?;
         if kvstore && let Some(key) = record.key.as_deref().filter(|k| !k.is_empty()) {
             let vk = keys::view_key(&prefix, key);
             match &record.value {
                 Some(value) => {
                     let full = keys::is_long(key).then_some(key);
                     let entry = ViewEntry::encode(r.offset, record.timestamp, full, value);
-                    dbs.view.put(txn, &vk, &entry)?;
+                    txn.put(Db::View, &vk, &entry)?;
                 }
                 None => {
-                    dbs.view.delete(txn, &vk)?;
+                    txn.delete(Db::View, &vk)?;
                 }
             }
         }
@@ -569,21 +610,20 @@ fn restore(txn: &mut RwTxn, dbs: Dbs, batch: &RestoreBatch) -> Result<()> {
     if let Some(next) = batch.next_offset {
         state.next_offset = next;
     }
-    save_state(txn, dbs.parts, &prefix, &state)
+    save_state(txn, &prefix, &state)
 }
 
 pub(crate) fn save_state(
-    txn: &mut RwTxn,
-    parts: Database<Bytes, Bytes>,
+    txn: &mut Tx,
     prefix: &[u8; PREFIX_LEN],
     state: &PartitionState,
 ) -> Result<()> {
-    parts.put(txn, prefix, &state.encode())?;
+    txn.put(Db::Parts, prefix, &state.encode())?;
     Ok(())
 }
 
 fn create_topic(
-    txn: &mut RwTxn,
+    txn: &mut Tx,
     dbs: Dbs,
     name: &str,
     partitions: i32,
@@ -614,7 +654,7 @@ fn create_topic(
     let next = id
         .checked_add(1)
         .ok_or_else(|| StoreError::Internal("topic ids exhausted".into()))?;
-    dbs.meta.put(txn, "next_topic_id", &next.to_be_bytes())?;
+    txn.put(Db::Meta, b"next_topic_id", &next.to_be_bytes())?;
     let meta = TopicMeta {
         id,
         name: name.to_string(),
@@ -622,44 +662,32 @@ fn create_topic(
         config,
         created_ms: now,
     };
-    put_topic(txn, dbs, &meta)?;
+    put_topic(txn, &meta)?;
     for p in 0..partitions {
-        save_state(
-            txn,
-            dbs.parts,
-            &partition_prefix(id, p),
-            &PartitionState::default(),
-        )?;
+        save_state(txn, &partition_prefix(id, p), &PartitionState::default())?;
     }
     Ok(Arc::new(meta))
 }
 
-fn put_topic(txn: &mut RwTxn, dbs: Dbs, meta: &TopicMeta) -> Result<()> {
+fn put_topic(txn: &mut Tx, meta: &TopicMeta) -> Result<()> {
     let json = serde_json::to_vec(meta).map_err(|e| StoreError::Internal(e.to_string()))?;
-    dbs.topics.put(txn, &meta.name, &json)?;
+    txn.put(Db::Topics, meta.name.as_bytes(), &json)?;
     Ok(())
 }
 
-fn delete_topic(txn: &mut RwTxn, dbs: Dbs, name: &str) -> Result<()> {
+fn delete_topic(txn: &mut Tx, dbs: Dbs, name: &str) -> Result<()> {
     let meta = load_topic(txn, dbs, name)?;
     let lower = keys::topic_prefix(meta.id);
     let upper = keys::prefix_successor(&lower);
-    let range = (
-        Bound::Included(&lower[..]),
-        match &upper {
-            Some(u) => Bound::Excluded(&u[..]),
-            None => Bound::Unbounded,
-        },
-    );
-    for db in [dbs.log, dbs.view, dbs.parts] {
-        db.delete_range(txn, &range)?;
+    for db in [Db::Log, Db::View, Db::Parts] {
+        txn.delete_range(db, &lower, upper.as_deref())?;
     }
-    dbs.topics.delete(txn, name)?;
+    txn.delete(Db::Topics, name.as_bytes())?;
     Ok(())
 }
 
 fn alter_config(
-    txn: &mut RwTxn,
+    txn: &mut Tx,
     dbs: Dbs,
     name: &str,
     changes: &[ConfigChange],
@@ -677,6 +705,6 @@ fn alter_config(
             "{KVSTORE} is fixed when a topic is created; create a new topic to change it"
         )));
     }
-    put_topic(txn, dbs, &meta)?;
+    put_topic(txn, &meta)?;
     Ok(Arc::new(meta))
 }
