@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// Ceiling of the LMDB map in bytes; writes get 507 once it is reached.
     #[arg(long, default_value_t = 256 << 30)]
     pub max_db_size: usize,
+    /// How often the LMDB file is made durable (a checkpoint), in ms; until then
+    /// writes are durable in the redo log, replayed at the next start.
+    #[arg(long, default_value_t = 2_000)]
+    pub checkpoint_interval_ms: u64,
     /// How often retention and compaction run, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub retention_check_ms: u64,
@@ -108,6 +112,7 @@ impl ServeArgs {
             kafka_max_request_bytes: kafka::DEFAULT_MAX_REQUEST_BYTES,
             kafka_idle_timeout_ms: kafka::DEFAULT_IDLE_TIMEOUT.as_millis() as u64,
             max_db_size: 256 << 30,
+            checkpoint_interval_ms: 2_000,
             retention_check_ms: 10_000,
             max_connections: http::guard::DEFAULT_MAX_CONNECTIONS,
             header_read_timeout_ms: http::guard::DEFAULT_HEADER_READ_TIMEOUT_MS,
@@ -175,6 +180,7 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new());
     let opts = StoreOptions {
         map_size: args.max_db_size,
+        checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.max(1)),
         metrics,
     };
     let dir = args.data_dir.clone();

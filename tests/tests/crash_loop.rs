@@ -3,6 +3,9 @@
 //! many times over. After every restart each acknowledged write is present and
 //! no batch is partly applied.
 //!
+//! Checkpoints run every 25 ms, so kills land before, during and after them:
+//! each restart rolls LMDB back to its last checkpoint and replays the redo log.
+//!
 //! `CRASH_LOOP_SEED` replays a run; `CRASH_LOOP_CYCLES` changes the cycle count.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,6 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rpkv_e2e::{Broker, Kv, b64};
 use serde_json::json;
 
+/// Checkpoint interval of the broker under test, in ms (`--checkpoint-interval-ms`).
+const CHECKPOINT_MS: &str = "25";
 /// Partitions of the test topic; writers spread over them.
 const PARTITIONS: i32 = 2;
 const SINGLE_WRITERS: usize = 6;
@@ -149,7 +154,16 @@ async fn sigkill_loops_lose_no_acknowledged_write_and_split_no_batch() {
     let mut unacked_applied = 0usize;
     let mut unacked_absent = 0usize;
 
-    let mut broker = Broker::start_in(&data, &["--topic", &format!("crash:{PARTITIONS}")]).unwrap();
+    let mut broker = Broker::start_in(
+        &data,
+        &[
+            "--topic",
+            &format!("crash:{PARTITIONS}"),
+            "--checkpoint-interval-ms",
+            CHECKPOINT_MS,
+        ],
+    )
+    .unwrap();
     for cycle in 0..cycles {
         let kv = Kv::new(broker.url());
         let log = Arc::new(Mutex::new(Log::default()));
@@ -179,7 +193,7 @@ async fn sigkill_loops_lose_no_acknowledged_write_and_split_no_batch() {
         }
         batches.extend(log.batches);
 
-        broker = Broker::start_in(&data, &[]).unwrap();
+        broker = Broker::start_in(&data, &["--checkpoint-interval-ms", CHECKPOINT_MS]).unwrap();
         let kv = Kv::new(broker.url());
         let present = contents(&kv).await;
         for (key, value) in &acked {

@@ -45,6 +45,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct StoreOptions {
     /// Ceiling of the LMDB map (virtual; the file grows as needed up to it).
     pub map_size: usize,
+    /// How often a checkpoint makes the LMDB file durable (see [`wal`]).
+    pub checkpoint_interval: std::time::Duration,
     pub metrics: Arc<Metrics>,
 }
 
@@ -52,6 +54,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             map_size: 256 << 30,
+            checkpoint_interval: std::time::Duration::from_secs(2),
             metrics: Arc::new(Metrics::new()),
         }
     }
@@ -139,6 +142,9 @@ impl Store {
                 .open(dir)
         }?;
         env.clear_stale_readers()?;
+        // Until the first checkpoint below, the checkpointed snapshot must stay
+        // intact (a crash during the replay rolls back to it again), so pin it.
+        let pin = env.clone().static_read_txn()?;
         let mut wtxn = env.write_txn()?;
         let dbs = Dbs {
             meta: env.create_database(&mut wtxn, Some("meta"))?,
@@ -149,7 +155,8 @@ impl Store {
         };
         wtxn.commit()?;
         let next_segment = wal::replay(dir, checkpoint.map_or(0, |c| c.replay_from), &env, dbs)?;
-        let wal = wal::Wal::start(dir, env.clone(), next_segment)?;
+        let wal = wal::Wal::start(dir, env.clone(), next_segment, opts.checkpoint_interval)?;
+        drop(pin);
         let rtxn = env.read_txn()?;
         let mut topics = BTreeMap::new();
         for item in dbs.topics.iter(&rtxn)? {

@@ -17,6 +17,7 @@ fn open() -> (tempfile::TempDir, Store, tokio::runtime::Runtime) {
     let opts = StoreOptions {
         map_size: 1 << 30,
         metrics: Arc::new(Metrics::new()),
+        ..Default::default()
     };
     let store = Store::open(dir.path(), opts).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -301,6 +302,7 @@ fn a_full_map_fails_writes_clearly_and_keeps_data_readable() {
     let opts = StoreOptions {
         map_size: 4 << 20,
         metrics: Arc::new(Metrics::new()),
+        ..Default::default()
     };
     let store = Store::open(dir.path(), opts).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -347,6 +349,7 @@ fn space_freed_by_a_topic_delete_is_reused_at_once() {
     let opts = StoreOptions {
         map_size: 4 << 20,
         metrics: Arc::new(Metrics::new()),
+        ..Default::default()
     };
     let store = Store::open(dir.path(), opts).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -383,6 +386,7 @@ fn store_at(dir: &std::path::Path) -> Store {
     let opts = StoreOptions {
         map_size: 1 << 30,
         metrics: Arc::new(Metrics::new()),
+        ..Default::default()
     };
     Store::open(dir, opts).unwrap()
 }

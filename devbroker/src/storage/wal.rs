@@ -13,7 +13,8 @@
 //!   (put, delete, range delete) as a redo entry. It appends the group's record
 //!   to the current segment and syncs it *before* committing the LMDB
 //!   transaction, so readers never see a change that is not durable.
-//! - A checkpoint makes the LMDB file durable up to a snapshot S. Between two
+//! - A checkpoint (every `--checkpoint-interval-ms`, 2 s by default) makes the
+//!   LMDB file durable up to a snapshot S. Between two
 //!   groups the writer copies LMDB's two meta pages (they describe S), pins S
 //!   with a read transaction (LMDB never reuses a page a reader can see, so S's
 //!   pages stay intact on disk whatever is written later), and starts a new
@@ -41,9 +42,8 @@ use heed::{Database, Env, RoTxn, RwTxn, WithoutTls};
 
 use super::{Dbs, Result, StoreError};
 
-/// A checkpoint starts when this much time has passed since the last one...
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
-/// ... or when the current segment has grown this big.
+/// A checkpoint starts when its interval (`--checkpoint-interval-ms`) has
+/// passed since the last one, or when the current segment has grown this big.
 const CHECKPOINT_BYTES: u64 = 64 << 20;
 const CHECKPOINT_FILE: &str = "checkpoint";
 const CHECKPOINT_MAGIC: &[u8; 8] = b"RPKVCKP1";
@@ -388,6 +388,7 @@ pub(crate) struct Wal {
     /// Set when a failed append could not be undone: no more writes.
     broken: bool,
     started: Instant,
+    interval: Duration,
     in_flight: bool,
     to_checkpointer: Option<std_mpsc::Sender<Pending>>,
     done: std_mpsc::Receiver<Result<()>>,
@@ -397,7 +398,7 @@ pub(crate) struct Wal {
 impl Wal {
     /// Starts the log at segment `seq` (after recovery) and takes a first
     /// checkpoint, so older segments go.
-    pub fn start(dir: &Path, env: Env<WithoutTls>, seq: u64) -> Result<Wal> {
+    pub fn start(dir: &Path, env: Env<WithoutTls>, seq: u64, interval: Duration) -> Result<Wal> {
         let page_size = env.stat().page_size as usize;
         let (file, len) = open_segment(dir, seq)?;
         let (to_checkpointer, rx) = std_mpsc::channel::<Pending>();
@@ -416,6 +417,7 @@ impl Wal {
             len,
             broken: false,
             started: Instant::now(),
+            interval,
             in_flight: false,
             to_checkpointer: Some(to_checkpointer),
             done,
@@ -500,8 +502,7 @@ impl Wal {
         if let Err(e) = self.collect_done(false) {
             tracing::warn!(error = %e, "checkpoint failed; the next one retries");
         }
-        if self.in_flight
-            || (self.started.elapsed() < CHECKPOINT_INTERVAL && self.len < CHECKPOINT_BYTES)
+        if self.in_flight || (self.started.elapsed() < self.interval && self.len < CHECKPOINT_BYTES)
         {
             return;
         }
