@@ -529,19 +529,32 @@ fn a_torn_last_redo_record_is_dropped_and_the_rest_replayed() {
         }
     }
     segments.sort();
-    let last = crashed.path().join(segments.last().unwrap());
-    let len = std::fs::metadata(&last).unwrap().len();
-    assert!(
-        len > 0,
-        "the writes after the start's checkpoint are in the log"
+    // The segment holding the writes (a later, prepared one is all zeros), and
+    // where its last record ends: records are [len u32][crc u32][payload].
+    let mut holder = None;
+    for name in &segments {
+        let data = std::fs::read(crashed.path().join(name)).unwrap();
+        let mut at = 0;
+        while at + 8 <= data.len() && data[at..at + 8] != [0u8; 8] {
+            at += 8 + u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        }
+        if at > 0 {
+            holder = Some((name.clone(), at));
+        }
+    }
+    let (name, end) = holder.expect("the writes after the start's checkpoint are in the log");
+    assert_ne!(
+        segments.last(),
+        Some(&name),
+        "an empty prepared segment follows the one in use"
     );
-    // Cut the last record short.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&last)
-        .unwrap()
-        .set_len(len - 3)
-        .unwrap();
+    // Damage the last record's final bytes, as a crash mid-write would.
+    let path = crashed.path().join(&name);
+    let mut data = std::fs::read(&path).unwrap();
+    for b in &mut data[end - 3..end] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&path, &data).unwrap();
     let back = store_at(crashed.path());
     let keys: Vec<Vec<u8>> = (0..20).map(|i| format!("k{i}").into_bytes()).collect();
     let got = back.kv_get("t", 0, &keys).unwrap();

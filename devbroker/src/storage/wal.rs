@@ -49,6 +49,13 @@ const CHECKPOINT_FILE: &str = "checkpoint";
 const CHECKPOINT_MAGIC: &[u8; 8] = b"RPKVCKP1";
 /// Size of a record header: payload length and CRC32, little endian.
 const RECORD_HEADER: usize = 8;
+/// Segments are created zero-filled, as big as the last one grew (within these
+/// bounds), by the checkpointer ahead of use: a sync after overwriting blocks
+/// that exist costs about half as much as one after appending (the file system
+/// then allocates blocks and writes the inode's new size; `fio`, 8 KiB writes,
+/// `fdatasync` each: 203 vs 382 us). A zero header marks the end of the records.
+const MIN_SEGMENT: u64 = 1 << 20;
+const MAX_SEGMENT: u64 = 64 << 20;
 
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
@@ -338,12 +345,23 @@ pub(crate) fn replay(dir: &Path, from: u64, env: &Env<WithoutTls>, dbs: Dbs) -> 
         let data = fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?;
         let mut at = 0;
         while at < data.len() {
+            if is_end(&data[at..]) {
+                break; // the zero-filled rest of a prepared segment
+            }
             let Some(payload) = record_at(&data, at) else {
-                if i + 1 < seqs.len() {
-                    return Err(StoreError::Corrupt(format!(
-                        "{} is damaged at byte {at} and later segments follow",
-                        path.display()
-                    )));
+                // A torn record can only be the last one written: any later
+                // segment must be empty (prepared, never written).
+                for later in &seqs[i + 1..] {
+                    let later_path = segment_path(dir, *later);
+                    let head =
+                        fs::read(&later_path).map_err(|e| io_err("cannot read", &later_path, e))?;
+                    if !is_end(&head) {
+                        return Err(StoreError::Corrupt(format!(
+                            "{} is damaged at byte {at} and {} holds later records; restore the data dir from a backup or the tier bucket",
+                            path.display(),
+                            later_path.display()
+                        )));
+                    }
                 }
                 tracing::warn!(segment = %path.display(), at, "dropping a torn redo record (its write was never answered)");
                 break;
@@ -361,18 +379,40 @@ pub(crate) fn replay(dir: &Path, from: u64, env: &Env<WithoutTls>, dbs: Dbs) -> 
     Ok(seqs.last().map_or(from, |s| s + 1).max(from))
 }
 
+/// True if `rest` (what follows the last record) holds no record: empty, or a
+/// zero header (a prepared segment's zero fill).
+fn is_end(rest: &[u8]) -> bool {
+    rest.iter().take(RECORD_HEADER).all(|b| *b == 0)
+}
+
+/// Removes segment files a crash left half prepared.
+fn remove_leftover_tmp(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("wal-") && name.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// The payload of the record at `at`, if it is whole and its CRC matches.
 fn record_at(data: &[u8], at: usize) -> Option<&[u8]> {
     let header = data.get(at..at + RECORD_HEADER)?;
     let len = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(header[4..].try_into().ok()?);
     let payload = data.get(at + RECORD_HEADER..at + RECORD_HEADER + len)?;
-    (crc32fast::hash(payload) == crc).then_some(payload)
+    (len > 0 && crc32fast::hash(payload) == crc).then_some(payload)
 }
 
 /// A checkpoint handed to the checkpointer thread.
 struct Pending {
     replay_from: u64,
+    /// How big to make the segment after `replay_from`.
+    next_size: u64,
     meta_pages: Vec<u8>,
     pin: RoTxn<'static, WithoutTls>,
 }
@@ -400,7 +440,8 @@ impl Wal {
     /// checkpoint, so older segments go.
     pub fn start(dir: &Path, env: Env<WithoutTls>, seq: u64, interval: Duration) -> Result<Wal> {
         let page_size = env.stat().page_size as usize;
-        let (file, len) = open_segment(dir, seq)?;
+        remove_leftover_tmp(dir);
+        let file = open_segment(dir, seq)?;
         let (to_checkpointer, rx) = std_mpsc::channel::<Pending>();
         let (done_tx, done) = std_mpsc::channel();
         let (ck_env, ck_dir) = (env.clone(), dir.to_path_buf());
@@ -414,7 +455,7 @@ impl Wal {
             page_size,
             seq,
             file,
-            len,
+            len: 0,
             broken: false,
             started: Instant::now(),
             interval,
@@ -528,12 +569,13 @@ impl Wal {
         File::open(&data)
             .and_then(|f| f.read_exact_at(&mut meta_pages, 0))
             .map_err(|e| io_err("cannot read", &data, e))?;
-        let (file, len) = open_segment(&self.dir, self.seq + 1)?;
+        let next_size = (self.len + self.len / 4).clamp(MIN_SEGMENT, MAX_SEGMENT);
+        self.file = open_segment(&self.dir, self.seq + 1)?;
         self.seq += 1;
-        self.file = file;
-        self.len = len;
+        self.len = 0;
         let pending = Pending {
             replay_from: self.seq,
+            next_size,
             meta_pages,
             pin,
         };
@@ -565,8 +607,11 @@ impl Drop for Wal {
     }
 }
 
-fn open_segment(dir: &Path, seq: u64) -> Result<(File, u64)> {
+/// Opens segment `seq` to write records from its start: the file prepared by
+/// [`prepare_segment`], or a new empty one.
+fn open_segment(dir: &Path, seq: u64) -> Result<File> {
     let path = segment_path(dir, seq);
+    let existed = path.exists();
     let file = OpenOptions::new()
         .create(true)
         .read(true)
@@ -574,13 +619,40 @@ fn open_segment(dir: &Path, seq: u64) -> Result<(File, u64)> {
         .truncate(false)
         .open(&path)
         .map_err(|e| io_err("cannot open", &path, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| io_err("cannot stat", &path, e))?
-        .len();
-    // A new file's name must be durable before records in it are answered.
-    sync_dir(dir)?;
-    Ok((file, len))
+    if !existed {
+        // A new file's name must be durable before records in it are answered.
+        sync_dir(dir)?;
+    }
+    Ok(file)
+}
+
+/// Creates segment `seq` zero-filled to `size` bytes, durably, unless it exists.
+fn prepare_segment(dir: &Path, seq: u64, size: u64) -> Result<()> {
+    let path = segment_path(dir, seq);
+    if path.exists() {
+        return Ok(());
+    }
+    let tmp = dir.join(format!("wal-{seq:020}.tmp"));
+    let zeros = vec![0u8; 1 << 20];
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            f.write_all(&zeros[..n])?;
+            left -= n as u64;
+        }
+        f.sync_all()
+    })();
+    written.map_err(|e| io_err("cannot prepare", &tmp, e))?;
+    // A hard link never replaces a file the writer may already have opened.
+    match fs::hard_link(&tmp, &path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_err("cannot create", &path, e)),
+    }
+    fs::remove_file(&tmp).map_err(|e| io_err("cannot remove", &tmp, e))?;
+    sync_dir(dir)
 }
 
 /// The checkpointer thread: syncs the data file, writes the checkpoint, then
@@ -600,6 +672,7 @@ fn checkpointer(
                 meta_pages: p.meta_pages,
             }
             .write(&dir)?;
+            prepare_segment(&dir, p.replay_from + 1, p.next_size)?;
             for seq in segments(&dir)?.into_iter().filter(|s| *s < p.replay_from) {
                 let path = segment_path(&dir, seq);
                 if let Err(e) = fs::remove_file(&path) {
