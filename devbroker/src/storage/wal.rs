@@ -411,7 +411,7 @@ fn record_at(data: &[u8], at: usize) -> Option<&[u8]> {
 /// A checkpoint handed to the checkpointer thread.
 struct Pending {
     replay_from: u64,
-    /// How big to make the segment after `replay_from`.
+    /// How big to make the segment after `replay_from` (0: none, at close).
     next_size: u64,
     meta_pages: Vec<u8>,
     pin: RoTxn<'static, WithoutTls>,
@@ -427,6 +427,8 @@ pub(crate) struct Wal {
     len: u64,
     /// Set when a failed append could not be undone: no more writes.
     broken: bool,
+    /// Set by [`Wal::close`]: the last checkpoint prepares no next segment.
+    closing: bool,
     started: Instant,
     interval: Duration,
     in_flight: bool,
@@ -457,6 +459,7 @@ impl Wal {
             file,
             len: 0,
             broken: false,
+            closing: false,
             started: Instant::now(),
             interval,
             in_flight: false,
@@ -569,7 +572,10 @@ impl Wal {
         File::open(&data)
             .and_then(|f| f.read_exact_at(&mut meta_pages, 0))
             .map_err(|e| io_err("cannot read", &data, e))?;
-        let next_size = (self.len + self.len / 4).clamp(MIN_SEGMENT, MAX_SEGMENT);
+        let next_size = match self.closing {
+            true => 0,
+            false => (self.len + self.len / 4).clamp(MIN_SEGMENT, MAX_SEGMENT),
+        };
         self.file = open_segment(&self.dir, self.seq + 1)?;
         self.seq += 1;
         self.len = 0;
@@ -589,6 +595,7 @@ impl Wal {
 
     /// Last checkpoint, then stops the checkpointer (which drops the pins).
     pub fn close(&mut self) -> Result<()> {
+        self.closing = true;
         let r = self.checkpoint_now();
         self.to_checkpointer = None;
         if let Some(h) = self.checkpointer.take() {
@@ -672,7 +679,9 @@ fn checkpointer(
                 meta_pages: p.meta_pages,
             }
             .write(&dir)?;
-            prepare_segment(&dir, p.replay_from + 1, p.next_size)?;
+            if p.next_size > 0 {
+                prepare_segment(&dir, p.replay_from + 1, p.next_size)?;
+            }
             for seq in segments(&dir)?.into_iter().filter(|s| *s < p.replay_from) {
                 let path = segment_path(&dir, seq);
                 if let Err(e) = fs::remove_file(&path) {
