@@ -140,11 +140,10 @@ impl<'e> Tx<'e> {
 
     /// Deletes the keys in `[lower, upper)` (`upper` None: to the end).
     pub fn delete_range(&mut self, db: Db, lower: &[u8], upper: Option<&[u8]>) -> Result<usize> {
-        let range = (
-            Bound::Included(lower),
-            upper.map_or(Bound::Unbounded, Bound::Excluded),
-        );
-        let n = self.dbs.raw(db).delete_range(&mut self.txn, &range)?;
+        let n = self
+            .dbs
+            .raw(db)
+            .delete_range(&mut self.txn, &key_range(lower, upper))?;
         self.redo.extend_from_slice(&[OP_DELETE_RANGE, db as u8]);
         put_bytes(&mut self.redo, lower);
         match upper {
@@ -161,6 +160,14 @@ impl<'e> Tx<'e> {
     pub fn into_parts(self) -> (RwTxn<'e>, Vec<u8>) {
         (self.txn, self.redo)
     }
+}
+
+/// `[lower, upper)`, or `[lower, ..)` without an upper bound.
+fn key_range<'a>(lower: &'a [u8], upper: Option<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    (
+        Bound::Included(lower),
+        upper.map_or(Bound::Unbounded, Bound::Excluded),
+    )
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -206,11 +213,7 @@ pub(crate) fn apply_redo(txn: &mut RwTxn, dbs: Dbs, payload: &[u8]) -> Result<()
                     0 => None,
                     _ => Some(r.bytes().ok_or_else(corrupt)?),
                 };
-                let range = (
-                    Bound::Included(lower),
-                    upper.map_or(Bound::Unbounded, Bound::Excluded),
-                );
-                db.delete_range(txn, &range)?;
+                db.delete_range(txn, &key_range(lower, upper))?;
             }
             _ => return Err(corrupt()),
         }

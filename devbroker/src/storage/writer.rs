@@ -167,8 +167,7 @@ fn run(env: Env<WithoutTls>, dbs: Dbs, mut wal: Wal, mut rx: mpsc::Receiver<Job>
             }
         }
         let stop = group.iter().any(|j| matches!(j.op, Op::Shutdown));
-        let checkpoint = group.iter().any(|j| matches!(j.op, Op::Checkpoint));
-        commit_group(&env, dbs, &mut wal, &mut group, &shared, checkpoint);
+        commit_group(&env, dbs, &mut wal, &mut group, &shared);
         if stop {
             rx.close();
             // Jobs that raced in behind the shutdown are refused, not dropped silently.
@@ -192,7 +191,6 @@ fn commit_group(
     wal: &mut Wal,
     group: &mut Vec<Job>,
     shared: &Shared,
-    checkpoint: bool,
 ) {
     let started = Instant::now();
     let now = now_ms();
@@ -209,7 +207,7 @@ fn commit_group(
         }
         other => other,
     };
-    let (results, effects) = match first {
+    let (mut results, effects) = match first {
         Ok(ok) => {
             commits.push(group.len());
             ok
@@ -232,7 +230,7 @@ fn commit_group(
         }
         Err(e) => (vec![Err(e)], Vec::new()),
     };
-    let mut results = results;
+    let checkpoint = group.iter().any(|j| matches!(j.op, Op::Checkpoint));
     if checkpoint && let Err(e) = wal.checkpoint_now() {
         for (job, r) in group.iter().zip(results.iter_mut()) {
             if matches!(job.op, Op::Checkpoint) {
@@ -316,15 +314,15 @@ fn commit(txn: Tx, wal: &mut Wal) -> Result<()> {
 /// pinned snapshot moves to the latest), a one-key change (a counter in `meta`;
 /// LMDB keeps the pages of the snapshot before the latest), another checkpoint.
 fn make_room(env: &Env<WithoutTls>, dbs: Dbs, wal: &mut Wal) -> Result<()> {
-    const KEY: &[u8] = b"free_pages_epoch";
+    const KEY: &str = "free_pages_epoch";
     wal.checkpoint_now()?;
     let mut txn = Tx::begin(env, dbs)?;
     let epoch = dbs
         .meta
-        .get(&txn, "free_pages_epoch")?
+        .get(&txn, KEY)?
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map_or(0, u64::from_be_bytes);
-    txn.put(Db::Meta, KEY, &(epoch + 1).to_be_bytes())?;
+    txn.put(Db::Meta, KEY.as_bytes(), &(epoch + 1).to_be_bytes())?;
     commit(txn, wal)?;
     wal.checkpoint_now()
 }
