@@ -3,7 +3,8 @@
 //!
 //! Reads run on the caller's thread (use [`Store::read`] from async code, which
 //! moves them to a blocking thread). Every change goes through the single writer
-//! thread ([`writer`]), which groups concurrent requests into one commit.
+//! thread ([`writer`]), which groups concurrent requests into one commit, made
+//! durable by the redo log and its checkpoints ([`wal`]).
 
 mod error;
 pub mod keys;
