@@ -3,8 +3,8 @@
 //!
 //! Reads run on the caller's thread (use [`Store::read`] from async code, which
 //! moves them to a blocking thread). Every change goes through the single writer
-//! thread ([`writer`]), which groups concurrent requests into one commit, made
-//! durable by the redo log and its checkpoints ([`wal`]).
+//! thread (`writer`), which groups concurrent requests into one commit, made
+//! durable by the redo log and its checkpoints (`wal`).
 
 mod error;
 pub mod keys;
@@ -46,7 +46,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct StoreOptions {
     /// Ceiling of the LMDB map (virtual; the file grows as needed up to it).
     pub map_size: usize,
-    /// How often a checkpoint makes the LMDB file durable (see [`wal`]).
+    /// How often a checkpoint makes the LMDB file durable (see `storage/wal.rs`).
     pub checkpoint_interval: std::time::Duration,
     pub metrics: Arc<Metrics>,
 }
