@@ -111,7 +111,7 @@ impl Metrics {
                 .expect("valid metric"),
             fsyncs: IntCounter::new(
                 "storage_fsyncs_total",
-                "Durable syncs of the data file (one per commit)",
+                "Redo log syncs that made a commit durable (one per commit that changed something)",
             )
             .expect("valid metric"),
             commit_batch_size: Histogram::with_opts(

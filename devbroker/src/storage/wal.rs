@@ -432,6 +432,8 @@ pub(crate) struct Wal {
     broken: bool,
     /// Set by [`Wal::close`]: the last checkpoint prepares no next segment.
     closing: bool,
+    /// Records made durable so far (one `fdatasync` each).
+    syncs: u64,
     started: Instant,
     interval: Duration,
     in_flight: bool,
@@ -463,6 +465,7 @@ impl Wal {
             len: 0,
             broken: false,
             closing: false,
+            syncs: 0,
             started: Instant::now(),
             interval,
             in_flight: false,
@@ -495,6 +498,7 @@ impl Wal {
         match written {
             Ok(()) => {
                 self.len += buf.len() as u64;
+                self.syncs += 1;
                 Ok(())
             }
             Err(e) => {
@@ -502,6 +506,11 @@ impl Wal {
                 Err(io_err("cannot write the redo log", &path, e))
             }
         }
+    }
+
+    /// Records made durable so far.
+    pub fn syncs(&self) -> u64 {
+        self.syncs
     }
 
     /// Takes back the last appended record (its LMDB commit failed).

@@ -197,6 +197,7 @@ fn commit_group(
     let store = shared.inner.upgrade().map(|inner| Store { inner });
     // Commits made, each with how many jobs it carried (for the metrics).
     let mut commits: Vec<usize> = Vec::new();
+    let syncs_before = wal.syncs();
     let first = match apply_all(env, dbs, wal, group, now) {
         // Pages freed since the checkpointed snapshot (a deleted topic, a
         // retention pass) are reusable only once no reader sees them: take a
@@ -248,9 +249,9 @@ fn commit_group(
         let m = store.metrics();
         for jobs in &commits {
             m.commits.inc();
-            m.fsyncs.inc();
             m.commit_batch_size.observe(*jobs as f64);
         }
+        m.fsyncs.inc_by(wal.syncs() - syncs_before);
         m.commit_seconds.observe(started.elapsed().as_secs_f64());
         let appended: u64 = results
             .iter()
