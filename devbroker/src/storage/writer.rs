@@ -279,7 +279,7 @@ fn apply_all(
     jobs: &[Job],
     now: i64,
 ) -> Result<GroupOutcome> {
-    let mut txn = Tx::begin(env, dbs)?;
+    let mut txn = Tx::begin(env, dbs, wal.take_buffer())?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut effects = Vec::new();
     for job in jobs {
@@ -297,18 +297,22 @@ fn apply_all(
 
 /// Makes a transaction's changes durable in the redo log, then visible.
 fn commit(txn: Tx, wal: &mut Wal) -> Result<()> {
-    let (txn, redo) = txn.into_parts();
-    if redo.is_empty() {
+    let (txn, mut record) = txn.into_parts();
+    let result = if Tx::is_empty_record(&record) {
         txn.abort();
-        return Ok(());
-    }
-    wal.append(&redo)?;
-    if let Err(e) = txn.commit() {
-        // Not applied, so not to be replayed either.
-        wal.undo(redo.len());
-        return Err(e.into());
-    }
-    Ok(())
+        Ok(())
+    } else {
+        match wal.append(&mut record) {
+            Ok(()) => txn.commit().map_err(|e| {
+                // Not applied, so not to be replayed either.
+                wal.undo(record.len());
+                e.into()
+            }),
+            Err(e) => Err(e),
+        }
+    };
+    wal.recycle(record);
+    result
 }
 
 /// Lets the next transaction reuse every page freed so far: a checkpoint (the
@@ -317,7 +321,7 @@ fn commit(txn: Tx, wal: &mut Wal) -> Result<()> {
 fn make_room(env: &Env<WithoutTls>, dbs: Dbs, wal: &mut Wal) -> Result<()> {
     const KEY: &str = "free_pages_epoch";
     wal.checkpoint_now()?;
-    let mut txn = Tx::begin(env, dbs)?;
+    let mut txn = Tx::begin(env, dbs, wal.take_buffer())?;
     let epoch = dbs
         .meta
         .get(&txn, KEY)?
