@@ -411,6 +411,23 @@ fn write_batch(puts: &[(String, &str)], deletes: &[String]) -> WriteRequest {
     }
 }
 
+/// Copies the `checkpoint` file and the redo segments of a store's dir; returns
+/// the segments' names in order.
+fn copy_redo_log(from: &std::path::Path, to: &std::path::Path) -> Vec<String> {
+    let mut segments = Vec::new();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name == "checkpoint" || name.starts_with("wal-") {
+            std::fs::copy(from.join(&name), to.join(&name)).unwrap();
+        }
+        if name.starts_with("wal-") {
+            segments.push(name);
+        }
+    }
+    segments.sort();
+    segments
+}
+
 /// A power loss after a checkpoint: the OS wrote back any subset of the LMDB
 /// pages changed since (the meta pages included), but the redo log is whole.
 /// Every answered write must come back, exactly, whatever the subset.
@@ -469,13 +486,7 @@ fn a_power_loss_after_a_checkpoint_loses_no_answered_write() {
             }
         }
         std::fs::write(crashed.path().join("data.mdb"), &disk).unwrap();
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            let entry = entry.unwrap();
-            let name = entry.file_name().into_string().unwrap();
-            if name == "checkpoint" || name.starts_with("wal-") {
-                std::fs::copy(entry.path(), crashed.path().join(&name)).unwrap();
-            }
-        }
+        copy_redo_log(dir.path(), crashed.path());
 
         let back = store_at(crashed.path());
         let keys: Vec<Vec<u8>> = (0..200).map(|i| key(i).into_bytes()).collect();
@@ -517,18 +528,8 @@ fn a_torn_last_redo_record_is_dropped_and_the_rest_replayed() {
             .unwrap();
     }
     let crashed = tempfile::tempdir().unwrap();
-    let mut segments = Vec::new();
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().into_string().unwrap();
-        if matches!(name.as_str(), "checkpoint" | "data.mdb") || name.starts_with("wal-") {
-            std::fs::copy(entry.path(), crashed.path().join(&name)).unwrap();
-        }
-        if name.starts_with("wal-") {
-            segments.push(name);
-        }
-    }
-    segments.sort();
+    std::fs::copy(dir.path().join("data.mdb"), crashed.path().join("data.mdb")).unwrap();
+    let segments = copy_redo_log(dir.path(), crashed.path());
     // The segment holding the writes (a later, prepared one is all zeros), and
     // where its last record ends: records are [len u32][crc u32][payload].
     let mut holder = None;

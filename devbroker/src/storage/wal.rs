@@ -634,15 +634,11 @@ impl Wal {
         Ok(())
     }
 
-    /// Last checkpoint, then stops the checkpointer (which drops the pins).
+    /// The last checkpoint (dropping the `Wal` then stops the checkpointer,
+    /// which drops the pins).
     pub fn close(&mut self) -> Result<()> {
         self.closing = true;
-        let r = self.checkpoint_now();
-        self.to_checkpointer = None;
-        if let Some(h) = self.checkpointer.take() {
-            let _ = h.join();
-        }
-        r
+        self.checkpoint_now()
     }
 }
 
