@@ -1,7 +1,7 @@
 //! How keys and values are written on the command line and printed: utf8, hex,
 //! base64; and aligned text tables like rpk's.
 
-use devbroker::wire::b64;
+use rpkv_wire::b64;
 
 /// The encoding of a key or value given on the command line or printed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

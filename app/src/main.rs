@@ -6,6 +6,7 @@ use rpkv::cli;
 
 // `rpkv dev` and the TUI embed the dev broker, whose Kafka decoder can be asked
 // for huge, never-used reservations by malformed frames; see `devbroker::alloc`.
+#[cfg(feature = "dev")]
 #[global_allocator]
 static ALLOC: devbroker::alloc::LazyHugeAlloc = devbroker::alloc::LazyHugeAlloc;
 

@@ -3,7 +3,8 @@
 //! - [`storage`]: LMDB (heed) partition logs and key-value views, one writer thread
 //!   with group commit.
 //! - [`http`]: the kvstore API and an HTTP Proxy subset (axum).
-//! - [`wire`]: request and response bodies shared with clients.
+//! - [`wire`], [`partitioner`]: request and response bodies and Kafka's
+//!   partitioner, shared with clients (the `rpkv-wire` crate, re-exported).
 //! - [`tier`]: tiered storage to S3-compatible object storage, with restore.
 //! - [`kafka`]: the Kafka wire protocol listener.
 //! - [`alloc`]: an allocator guard against huge reservations from malformed frames.
@@ -14,11 +15,13 @@ pub mod config;
 pub mod http;
 pub mod kafka;
 pub mod metrics;
-pub mod partitioner;
 pub mod server;
 pub mod storage;
 pub mod tier;
-pub mod wire;
+
+/// The wire types, from the `rpkv-wire` crate the rpkv client shares.
+pub use rpkv_wire as wire;
+pub use rpkv_wire::partitioner;
 
 // Unit tests feed malformed frames to the Kafka decoders; see `alloc`.
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! client library does not.
 
 mod conn;
+#[cfg(feature = "dev")]
 mod dev;
 mod kv;
 mod profile;
@@ -68,6 +69,7 @@ pub enum Command {
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
     /// Run the bundled dev broker in this process until SIGINT or SIGTERM.
+    #[cfg(feature = "dev")]
     Dev(Box<dev::DevArgs>),
     /// Print a shell completion script.
     #[command(
@@ -81,14 +83,17 @@ pub enum Command {
 
 /// The clap command, with `rpkv dev`'s data dir default described as the XDG one.
 pub fn command() -> clap::Command {
-    <Cli as clap::CommandFactory>::command().mut_subcommand("dev", |dev| {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    #[cfg(feature = "dev")]
+    let cmd = cmd.mut_subcommand("dev", |dev| {
         dev.mut_arg("data_dir", |a| {
             a.hide_default_value(true).help(
                 "Directory of the LMDB environment (created if missing) \
                  [default: $XDG_DATA_HOME/rpkv/devbroker]",
             )
         })
-    })
+    });
+    cmd
 }
 
 /// A parsed command line.
@@ -129,10 +134,16 @@ pub fn run(parsed: Parsed) -> ExitCode {
         cli,
         dev_data_dir_defaulted,
     } = parsed;
+    #[cfg(not(feature = "dev"))]
+    let _ = dev_data_dir_defaulted;
     let Some(sub) = cli.command else {
         return usage();
     };
-    init_tracing(matches!(sub, Command::Dev(_)));
+    #[cfg(feature = "dev")]
+    let serving = matches!(sub, Command::Dev(_));
+    #[cfg(not(feature = "dev"))]
+    let serving = false;
+    init_tracing(serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -148,6 +159,7 @@ pub fn run(parsed: Parsed) -> ExitCode {
             Command::Kv(c) => kv::run(&cli.conn, c).await,
             Command::Topic(c) => topic::run(&cli.conn, c).await,
             Command::Profile(c) => profile::run(&cli.conn, c),
+            #[cfg(feature = "dev")]
             Command::Dev(args) => dev::run(*args, dev_data_dir_defaulted).await,
             Command::Completions { shell } => {
                 let mut cmd = command();

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::print_json;
 use crate::client::{Client, ScanRange, partition_for_key, write_request};
 use crate::format::OutputFormat;
-use devbroker::wire::b64;
+use rpkv_wire::b64;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:

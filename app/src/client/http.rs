@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::config::{ClientConfig, mask, redact_url};
 use super::error::{Error, Result};
-use devbroker::wire::proxy::ErrorBody;
+use rpkv_wire::proxy::ErrorBody;
 
 /// Whether a request may be sent again after a transient failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! kvstore calls: batch get, atomic write, scan (one page, or paged).
 
-use devbroker::wire::kvstore::{
+use rpkv_wire::kvstore::{
     Delete, Entry, GetRequest, GetResponse, Precondition, Put, ScanRequest, ScanResponse,
     WriteRequest, WriteResponse,
 };
-use devbroker::wire::{MAX_KEY_BYTES, MAX_SCAN_LIMIT};
+use rpkv_wire::{MAX_KEY_BYTES, MAX_SCAN_LIMIT};
 
 use super::Client;
 use super::error::{Error, Result};

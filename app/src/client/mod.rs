@@ -27,10 +27,6 @@ use std::time::{Duration, Instant};
 pub use config::{
     ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, MASK, mask, parse_brokers, redact_url,
 };
-pub use devbroker::partitioner::{murmur2, partition_for_key};
-pub use devbroker::wire::kvstore::{Entry, Precondition, WriteRequest};
-pub use devbroker::wire::proxy::ProduceOffset;
-pub use devbroker::wire::{DEFAULT_SCAN_LIMIT, MAX_KEY_BYTES, MAX_SCAN_LIMIT, sha256_hex};
 pub use error::{Error, Result};
 pub use kafka::{
     BrokerInfo, ClusterInfo, ConfigEntry, NewTopic, OffsetSpec, PartitionInfo, PartitionOffsets,
@@ -38,6 +34,10 @@ pub use kafka::{
 };
 pub use kvstore::{Lookup, ScanRange, key_after, validate_sha256_hex, write_request};
 pub use proxy::{ConsumedBytes, OutgoingRecord};
+pub use rpkv_wire::kvstore::{Entry, Precondition, WriteRequest};
+pub use rpkv_wire::partitioner::{murmur2, partition_for_key};
+pub use rpkv_wire::proxy::ProduceOffset;
+pub use rpkv_wire::{DEFAULT_SCAN_LIMIT, MAX_KEY_BYTES, MAX_SCAN_LIMIT, sha256_hex};
 
 /// How long [`Client::partition_for_key`] trusts a partition count it looked up.
 const PARTITION_COUNT_TTL: Duration = Duration::from_secs(30);

@@ -1,10 +1,10 @@
 //! HTTP Proxy calls (pandaproxy / Confluent REST v2): produce and read records.
 
-use devbroker::wire::b64;
-use devbroker::wire::proxy::{
+use reqwest::Method;
+use rpkv_wire::b64;
+use rpkv_wire::proxy::{
     BINARY_V2, ConsumedRecord, ProduceOffset, ProduceRecord, ProduceRequest, ProduceResponse,
 };
-use reqwest::Method;
 use serde_json::Value;
 
 use super::Client;

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use devbroker::wire::kvstore::{Delete, WriteRequest};
 use ratatui::layout::{Position, Rect};
 use ratatui_textarea::TextArea;
+use rpkv_wire::kvstore::{Delete, WriteRequest};
 use tokio::task::AbortHandle;
 
 use crate::client::{Client, Error, ScanRange, partition_for_key, sha256_hex};
@@ -1432,7 +1432,11 @@ impl App {
             Reply::Ready(r) => match r {
                 Ok(()) => {}
                 Err(e) => {
-                    let offer = !self.explicit_target && matches!(e, Error::Connect { .. });
+                    // Built without the embedded broker (`--no-default-features`),
+                    // there is nothing to offer.
+                    let offer = cfg!(feature = "dev")
+                        && !self.explicit_target
+                        && matches!(e, Error::Connect { .. });
                     self.conn = Conn::Down(short_error(&e));
                     if offer {
                         self.overlay = Overlay::DevOffer;

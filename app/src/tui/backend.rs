@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::client::{
@@ -429,8 +429,8 @@ async fn export(
         for r in &page.rows {
             let line = serde_json::json!({
                 "partition": r.partition,
-                "key": devbroker::wire::b64::encode(&r.key),
-                "value": devbroker::wire::b64::encode(&r.value),
+                "key": rpkv_wire::b64::encode(&r.key),
+                "value": rpkv_wire::b64::encode(&r.value),
             });
             writeln!(out, "{line}").map_err(|e| format!("{}: {e}", path.display()))?;
             n += 1;
@@ -455,13 +455,17 @@ pub fn precondition_for(base: Option<&[u8]>) -> Precondition {
 }
 
 /// The embedded dev broker: serves until the returned sender fires (or is dropped).
+#[cfg(feature = "dev")]
 pub fn spawn_dev_broker(
     data_dir: PathBuf,
     http_addr: SocketAddr,
     demo_topic: &str,
     tx: mpsc::UnboundedSender<Response>,
-) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut args = devbroker::server::ServeArgs::ephemeral(data_dir);
     args.http_addr = http_addr;
     if let Ok(spec) = format!("{demo_topic}:3").parse() {

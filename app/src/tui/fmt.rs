@@ -34,7 +34,7 @@ impl KeyFormat {
         match self {
             KeyFormat::Utf8 => escape_utf8(bytes),
             KeyFormat::Hex => hex::encode(bytes),
-            KeyFormat::Base64 => devbroker::wire::b64::encode(bytes),
+            KeyFormat::Base64 => rpkv_wire::b64::encode(bytes),
         }
     }
     /// Parses typed text back to bytes.
@@ -47,7 +47,7 @@ impl KeyFormat {
             }
             KeyFormat::Base64 => {
                 let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-                devbroker::wire::b64::decode(&clean).map_err(|e| format!("not base64: {e}"))
+                rpkv_wire::b64::decode(&clean).map_err(|e| format!("not base64: {e}"))
             }
         }
     }
@@ -180,7 +180,7 @@ pub fn value_lines(
         },
         ValueFormat::Utf8 => wrap_text(&String::from_utf8_lossy(value), width),
         ValueFormat::Hex => hex_dump(value, theme),
-        ValueFormat::Base64 => wrap_text(&devbroker::wire::b64::encode(value), width),
+        ValueFormat::Base64 => wrap_text(&rpkv_wire::b64::encode(value), width),
     }
 }
 

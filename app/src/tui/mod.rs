@@ -177,6 +177,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     result
 }
 
+#[cfg(feature = "dev")]
 struct DevBroker {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
@@ -192,6 +193,7 @@ async fn event_loop(
     let mut input = event::EventTask::start(ev_tx);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    #[cfg(feature = "dev")]
     let mut dev: Option<DevBroker> = None;
     let mut dirty = true;
     loop {
@@ -229,6 +231,9 @@ async fn event_loop(
                     input.resume();
                     app.external_done(result);
                 }
+                #[cfg(not(feature = "dev"))]
+                Effect::StartDevBroker => {}
+                #[cfg(feature = "dev")]
                 Effect::StartDevBroker => {
                     if dev.is_none() {
                         let addr: SocketAddr = app
@@ -266,6 +271,7 @@ async fn event_loop(
         }
     }
     drop(input);
+    #[cfg(feature = "dev")]
     if let Some(d) = dev {
         let _ = d.stop.send(());
         let _ = tokio::time::timeout(Duration::from_secs(5), d.task).await;
@@ -302,7 +308,7 @@ async fn connect_dev(app: &mut App, addr: SocketAddr, opts: &Options) {
 /// Copies to the terminal's clipboard with OSC 52 (works over SSH and in tmux
 /// with `set -g set-clipboard on`).
 fn osc52(bytes: &[u8]) {
-    let seq = format!("\x1b]52;c;{}\x07", devbroker::wire::b64::encode(bytes));
+    let seq = format!("\x1b]52;c;{}\x07", rpkv_wire::b64::encode(bytes));
     let mut out = std::io::stdout();
     let _ = out.write_all(seq.as_bytes());
     let _ = out.flush();

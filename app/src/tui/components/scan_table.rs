@@ -14,7 +14,7 @@ fn preview(value: &[u8], vf: ValueFormat, width: usize) -> String {
     let head = &value[..value.len().min(width * 4 + 4)];
     let s = match vf {
         ValueFormat::Hex => hex::encode(head),
-        ValueFormat::Base64 => devbroker::wire::b64::encode(head),
+        ValueFormat::Base64 => rpkv_wire::b64::encode(head),
         ValueFormat::Utf8 => fmt::escape_utf8(head),
         ValueFormat::Auto => match fmt::classify(value) {
             Kind::Binary => hex::encode(head),

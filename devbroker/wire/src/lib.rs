@@ -1,8 +1,13 @@
-//! Wire types shared by the broker and its clients: the kvstore bodies
-//! (Proto-JSON and protobuf), the HTTP Proxy bodies and base64 helpers.
+//! rpkv-wire: what the dev broker and the rpkv client share, defined once so
+//! the two cannot drift apart: the kvstore bodies (Proto-JSON and protobuf),
+//! the HTTP Proxy bodies, base64 helpers and Kafka's default partitioner.
+//!
+//! It is small on purpose (serde, prost, base64, sha2): the rpkv client
+//! library depends on it without compiling the broker.
 
 pub mod b64;
 pub mod kvstore;
+pub mod partitioner;
 pub mod proxy;
 
 use sha2::{Digest, Sha256};
