@@ -1,0 +1,160 @@
+//! `loadgen tail`: the write-latency tail run. Durable single-key puts of
+//! 256-byte values over preloaded keys, at each connection level, against the
+//! dev broker and etcd in turn (the order alternates by round, so neither
+//! system always runs second on a warmer machine), for several rounds. Every
+//! row has p50, p99, p99.9 and max; the verdict lines compare the two systems
+//! within the same round and connection level.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::conn::wait_ready;
+use crate::measure::{Row, RunSpec, preload, run};
+use crate::procs::{sibling_bin, spawn_announcing, start_etcd};
+use crate::workload::{System, Workload};
+
+/// The dev broker's max must stay under this (the write-latency issue's target).
+const MAX_TARGET_MS: f64 = 50.0;
+
+#[derive(Parser, Clone)]
+pub struct TailArgs {
+    /// Rounds; each runs every connection level against both systems.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Measured seconds per row.
+    #[arg(long, default_value_t = 60.0)]
+    duration: f64,
+    /// Warm-up seconds per row.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Connection levels, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 16])]
+    conns: Vec<usize>,
+    /// Keys preloaded into each system before the first round.
+    #[arg(long, default_value_t = 100_000)]
+    keys: u64,
+    /// Extra flags for `devbroker serve` (repeatable), e.g.
+    /// `--devbroker-arg=--checkpoint-interval-ms=250`.
+    #[arg(long = "devbroker-arg", allow_hyphen_values = true)]
+    devbroker_args: Vec<String>,
+    /// Where to write the markdown table.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Directory for the systems' data (default: a temporary directory).
+    #[arg(long)]
+    data_root: Option<PathBuf>,
+}
+
+pub async fn tail(args: TailArgs) -> Result<()> {
+    let temp = tempfile::Builder::new()
+        .prefix("rpkv-tail-")
+        .tempdir_in(args.data_root.clone().unwrap_or_else(std::env::temp_dir))?;
+    let root = temp.path().to_path_buf();
+    let mut cmd = Command::new(sibling_bin("devbroker")?);
+    cmd.arg("serve")
+        .arg("--data-dir")
+        .arg(root.join("devbroker"))
+        .args(["--http-addr", "127.0.0.1:0"])
+        .args(["--kafka-addr", "127.0.0.1:0"])
+        .args(["--topic", "bench:1"])
+        .args(&args.devbroker_args);
+    let (dev_proc, dev) = spawn_announcing("devbroker", cmd)?;
+    let (etcd_proc, etcd) = start_etcd(&root)?;
+    wait_ready(etcd, "/v3/kv/range", r#"{"key":"AA=="}"#).await?;
+    eprintln!("loadgen: devbroker on {dev}, etcd on {etcd}");
+    preload(System::Devbroker, dev, 0, args.keys).await?;
+    preload(System::Etcd, etcd, 0, args.keys).await?;
+
+    let mut rows: Vec<(usize, Row)> = Vec::new();
+    for round in 1..=args.rounds {
+        for &conns in &args.conns {
+            let mut order = [(System::Devbroker, dev), (System::Etcd, etcd)];
+            if round % 2 == 0 {
+                order.reverse();
+            }
+            for (system, addr) in order {
+                let spec = RunSpec {
+                    system,
+                    addr,
+                    workload: Workload::Puts,
+                    keys: args.keys,
+                    conns,
+                    warmup: Duration::from_secs_f64(args.warmup),
+                    duration: Duration::from_secs_f64(args.duration),
+                };
+                rows.push((round, run(&spec).await?));
+            }
+        }
+    }
+    drop((dev_proc, etcd_proc));
+
+    let report = render(&rows, &args);
+    print!("{report}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &report).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("loadgen: wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn render(rows: &[(usize, Row)], args: &TailArgs) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| round | conns | system | puts/s | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) |"
+    );
+    let _ = writeln!(s, "|---:|---:|---|---:|---:|---:|---:|---:|");
+    for (round, r) in rows {
+        let errors = if r.errors > 0 {
+            format!(" ({} errors)", r.errors)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "| {round} | {} | {}{errors} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            r.conns,
+            r.system.name(),
+            r.ops_per_s,
+            r.p50_ms,
+            r.p99_ms,
+            r.p999_ms,
+            r.max_ms
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nTail run: {} rounds, {:.0} s measured per row after {:.0} s of warm-up, {} keys \
+         preloaded, single-key durable puts of 256-byte values.\n",
+        args.rounds, args.duration, args.warmup, args.keys
+    );
+    let find = |round: usize, conns: usize, system: System| {
+        rows.iter()
+            .find(|(r, row)| *r == round && row.conns == conns && row.system == system)
+            .map(|(_, row)| row)
+    };
+    let yes = |b: bool| if b { "yes" } else { "NO" };
+    for round in 1..=args.rounds {
+        for &conns in &args.conns {
+            let (Some(d), Some(e)) = (
+                find(round, conns, System::Devbroker),
+                find(round, conns, System::Etcd),
+            ) else {
+                continue;
+            };
+            let _ = writeln!(
+                s,
+                "VERDICT round={round} conns={conns} p99<=etcd:{} p99.9<=etcd:{} max<{MAX_TARGET_MS}ms:{}",
+                yes(d.p99_ms <= e.p99_ms),
+                yes(d.p999_ms <= e.p999_ms),
+                yes(d.max_ms < MAX_TARGET_MS)
+            );
+        }
+    }
+    s
+}
