@@ -13,8 +13,9 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 use object_store::path::Path;
 
+use super::ids::random_id;
 use super::layout::{self, OwnerRecord};
-use super::{Result, Tier, TierError, TierOptions, random_id};
+use super::{Result, Tier, TierError, TierOptions, bucket};
 use crate::storage::now_ms;
 
 pub(super) struct Claim {
@@ -47,7 +48,7 @@ fn describe(o: &OwnerRecord) -> String {
 /// Epochs of the claims and of the releases under `owner/`.
 async fn scan(os: &Arc<dyn ObjectStore>, root: &Path) -> Result<(Vec<u64>, Vec<u64>)> {
     let dir = layout::join(root, &layout::owner_dir());
-    let metas = super::list_objects(os, &dir).await?;
+    let metas = bucket::list_objects(os, &dir).await?;
     let (mut claims, mut released) = (Vec::new(), Vec::new());
     for m in metas {
         let Some(name) = m.location.filename() else {
@@ -239,6 +240,34 @@ pub(super) async fn watch(tier: Tier) {
                 tier.epoch()
             ));
             return;
+        }
+    }
+}
+
+impl Tier {
+    /// `Some(reason)` once another broker took over the prefix.
+    pub fn fenced(&self) -> Option<String> {
+        self.inner.fenced.read().ok().and_then(|f| f.clone())
+    }
+
+    pub(super) fn set_fenced(&self, reason: String) {
+        if let Ok(mut f) = self.inner.fenced.write()
+            && f.is_none()
+        {
+            tracing::error!(reason = %reason, "tier: this broker is fenced; it stops uploading and refuses writes");
+            self.inner.metrics.tier.fenced.set(1);
+            *f = Some(reason);
+        }
+    }
+
+    /// `Err(message)` when writes must be refused (the broker is fenced). The
+    /// HTTP write routes call it; the Kafka Produce handler should too.
+    pub fn check_writable(&self) -> std::result::Result<(), String> {
+        match self.fenced() {
+            Some(reason) => Err(format!(
+                "this broker is fenced and refuses writes: {reason}"
+            )),
+            None => Ok(()),
         }
     }
 }

@@ -145,7 +145,7 @@ async fn reads_below_the_local_log_come_from_the_bucket_and_corruption_is_an_err
         let s = part.state.lock().unwrap();
         s.manifest.segments[0].clone()
     };
-    tier.inner.cache.lock().unwrap().clear();
+    tier.inner.cache.clear();
     let path = bucket.join(&seg.key);
     let mut bytes = std::fs::read(&path).unwrap();
     let n = bytes.len();

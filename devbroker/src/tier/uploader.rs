@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::layout::{self, PartitionManifest, SegmentInfo, SnapshotInfo};
-use super::{OpenScan, PartHandle, Result, Tier, TierError};
+use super::supervisor::{OpenScan, PartHandle};
+use super::{Result, Tier, TierError};
 use crate::storage::{StoreError, now_ms};
 
 /// Most segments uploaded before one manifest write (catching up after an outage).
