@@ -227,18 +227,48 @@ impl Tier {
         Ok(())
     }
 
+    /// Forgets a topic's partitions (their uploaders stop) and removes the
+    /// gauges of every one of them. Under the partitions lock, which
+    /// [`Tier::if_registered`] holds while an uploader sets its gauges, so no
+    /// gauge of a stopped partition comes back.
     pub(super) fn stop_topic(&self, name: &str) {
-        if let Ok(mut parts) = self.inner.parts.lock() {
-            parts.retain(|(t, _), _| t != name);
-        }
+        let Ok(mut parts) = self.inner.parts.lock() else {
+            return;
+        };
+        let mut stopped = Vec::new();
+        parts.retain(|(t, p), _| {
+            let keep = t != name;
+            if !keep {
+                stopped.push(*p);
+            }
+            keep
+        });
         let m = &self.inner.metrics.tier;
-        for gauge in [
-            &m.lag_offsets,
-            &m.lag_bytes,
-            &m.last_uploaded_offset,
-            &m.last_snapshot_offset,
-        ] {
-            let _ = gauge.remove_label_values(&[name, "0"]);
+        for p in stopped {
+            let p = p.to_string();
+            for gauge in [
+                &m.lag_offsets,
+                &m.lag_bytes,
+                &m.last_uploaded_offset,
+                &m.last_snapshot_offset,
+            ] {
+                let _ = gauge.remove_label_values(&[name, p.as_str()]);
+            }
+        }
+    }
+
+    /// Runs `f` only while `part` is still a registered partition (its topic
+    /// not stopped), holding the lock [`Tier::stop_topic`] takes.
+    pub(super) fn if_registered(&self, part: &PartHandle, f: impl FnOnce()) {
+        let Ok(parts) = self.inner.parts.lock() else {
+            return;
+        };
+        let key = (part.topic.clone(), part.partition);
+        if parts
+            .get(&key)
+            .is_some_and(|h| std::ptr::eq(Arc::as_ptr(h), part))
+        {
+            f();
         }
     }
 
