@@ -9,6 +9,7 @@
 mod error;
 pub mod keys;
 mod maintain;
+mod ops;
 pub mod records;
 mod seek;
 #[cfg(test)]
@@ -28,15 +29,16 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use error::{StoreError, display_key};
 pub use maintain::{Floors, MaintainReport};
+pub use ops::{AppendResult, ConfigChange, RestoreBatch, check_key};
 pub use records::{Header, PartitionState, Record, StoredRecord, TopicMeta};
-pub use writer::{AppendResult, ConfigChange, RestoreBatch, check_key};
 
 use crate::config::TopicConfig;
 use crate::metrics::Metrics;
 use crate::wire::kvstore::WriteRequest;
 use keys::{PREFIX_LEN, partition_prefix};
+use ops::{Applied, Op};
 use records::ViewEntry;
-use writer::{Applied, Job, Op};
+use writer::Job;
 
 /// Result of storage operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
