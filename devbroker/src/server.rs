@@ -326,6 +326,11 @@ async fn maintain_loop(store: Store, tier: Option<Tier>, every: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if store.fence().reason().is_some() {
+            // Fenced: the writer would refuse the pass; the data is another
+            // broker's to trim now.
+            continue;
+        }
         // With a tier, nothing at or above a partition's upload floor is trimmed.
         let pass = match &tier {
             Some(t) => store.maintain_tiered(now_ms(), Arc::new(t.floors())).await,
@@ -346,6 +351,8 @@ async fn maintain_loop(store: Store, tier: Option<Tier>, every: Duration) {
             }
             Ok(_) => {}
             Err(StoreError::Closed) => return,
+            // Fenced between the check above and the pass.
+            Err(StoreError::Fenced(_)) => continue,
             Err(e) => tracing::warn!(error = %e, "retention pass failed"),
         }
     }

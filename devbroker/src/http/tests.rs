@@ -979,3 +979,5 @@ async fn openapi_document_matches_the_router() {
     ];
     assert_eq!(documented, served);
 }
+
+mod fencing;

@@ -7,6 +7,7 @@
 //! durable by the redo log and its checkpoints (`wal`).
 
 mod error;
+mod fence;
 pub mod keys;
 mod maintain;
 mod ops;
@@ -28,6 +29,7 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use error::{StoreError, display_key};
+pub use fence::Fence;
 pub use maintain::{Floors, MaintainReport};
 pub use ops::{AppendResult, ConfigChange, RestoreBatch, check_key};
 pub use records::{Header, PartitionState, Record, StoredRecord, TopicMeta};
@@ -85,6 +87,7 @@ struct Inner {
     jobs: mpsc::Sender<Job>,
     commits: watch::Sender<u64>,
     metrics: Arc<Metrics>,
+    fence: Fence,
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -179,10 +182,12 @@ impl Store {
             jobs,
             commits,
             metrics: opts.metrics,
+            fence: Fence::default(),
             writer: std::sync::Mutex::new(None),
         });
         let store = Store { inner };
-        let handle = writer::spawn(env, dbs, wal, rx, store.clone_weak())?;
+        let fence = store.inner.fence.clone();
+        let handle = writer::spawn(env, dbs, wal, rx, fence, store.clone_weak())?;
         if let Ok(mut w) = store.inner.writer.lock() {
             *w = Some(handle);
         }
@@ -197,6 +202,11 @@ impl Store {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
+    }
+
+    /// The write fence: once set, every write is refused (see `fence`).
+    pub fn fence(&self) -> &Fence {
+        &self.inner.fence
     }
 
     /// Runs a read on a blocking thread, so LMDB page faults never stall the runtime.

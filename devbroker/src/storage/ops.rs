@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use heed::RwTxn;
 
+use super::fence::Fence;
 use super::keys::{self, PREFIX_LEN, partition_prefix};
 use super::maintain::{self, MaintainReport};
 use super::records::{PartitionState, Record, StoredRecord, TopicMeta, ViewEntry, batch_wire_size};
@@ -73,6 +74,24 @@ pub(crate) enum Op {
     Shutdown,
 }
 
+impl Op {
+    /// Whether the operation changes data, so that a fenced store refuses it.
+    /// Restore runs at open, before the broker serves (and before it can be
+    /// fenced); a checkpoint only makes durable what is already committed.
+    fn changes_data(&self) -> bool {
+        match self {
+            Op::KvWrite { .. }
+            | Op::Append { .. }
+            | Op::CreateTopic { .. }
+            | Op::DeleteTopic { .. }
+            | Op::AlterConfig { .. }
+            | Op::Maintain { .. }
+            | Op::MaintainTiered { .. } => true,
+            Op::Restore(_) | Op::Checkpoint | Op::Shutdown => false,
+        }
+    }
+}
+
 /// Part of a partition restored from the tier: view entries (from a snapshot),
 /// records at their original offsets (replayed onto the log and the view), then
 /// optionally the log range.
@@ -125,13 +144,20 @@ pub(crate) enum Effect {
     TopicRemoved(String),
 }
 
+/// Applies one job to the group's transaction. The write gate is here, on the
+/// writer thread, so no path around it exists: once the store is fenced every
+/// operation that changes data is refused before it touches anything.
 pub(crate) fn apply(
     txn: &mut Tx,
     dbs: Dbs,
     op: &Op,
     now: i64,
+    fence: &Fence,
     effects: &mut Vec<Effect>,
 ) -> Result<Applied> {
+    if op.changes_data() {
+        fence.check()?;
+    }
     match op {
         Op::KvWrite {
             topic,

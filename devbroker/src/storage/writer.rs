@@ -17,6 +17,7 @@ use std::time::Instant;
 use heed::{Env, WithoutTls};
 use tokio::sync::{mpsc, oneshot};
 
+use super::fence::Fence;
 use super::ops::{self, Applied, Effect, Op};
 use super::wal::{Db, Tx, Wal};
 use super::{Dbs, Inner, Result, Store, StoreError, now_ms};
@@ -40,15 +41,23 @@ pub(crate) fn spawn(
     dbs: Dbs,
     wal: Wal,
     rx: mpsc::Receiver<Job>,
+    fence: Fence,
     shared: Shared,
 ) -> Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("lmdb-writer".into())
-        .spawn(move || run(env, dbs, wal, rx, shared))
+        .spawn(move || run(env, dbs, wal, rx, fence, shared))
         .map_err(|e| StoreError::Io(format!("cannot start the writer thread: {e}")))
 }
 
-fn run(env: Env<WithoutTls>, dbs: Dbs, mut wal: Wal, mut rx: mpsc::Receiver<Job>, shared: Shared) {
+fn run(
+    env: Env<WithoutTls>,
+    dbs: Dbs,
+    mut wal: Wal,
+    mut rx: mpsc::Receiver<Job>,
+    fence: Fence,
+    shared: Shared,
+) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         group.push(first);
@@ -59,7 +68,7 @@ fn run(env: Env<WithoutTls>, dbs: Dbs, mut wal: Wal, mut rx: mpsc::Receiver<Job>
             }
         }
         let stop = group.iter().any(|j| matches!(j.op, Op::Shutdown));
-        commit_group(&env, dbs, &mut wal, &mut group, &shared);
+        commit_group(&env, dbs, &mut wal, &mut group, &fence, &shared);
         if stop {
             rx.close();
             // Jobs that raced in behind the shutdown are refused, not dropped silently.
@@ -82,6 +91,7 @@ fn commit_group(
     dbs: Dbs,
     wal: &mut Wal,
     group: &mut Vec<Job>,
+    fence: &Fence,
     shared: &Shared,
 ) {
     let started = Instant::now();
@@ -90,13 +100,13 @@ fn commit_group(
     // Commits made, each with how many jobs it carried (for the metrics).
     let mut commits: Vec<usize> = Vec::new();
     let syncs_before = wal.syncs();
-    let first = match apply_all(env, dbs, wal, group, now) {
+    let first = match apply_all(env, dbs, wal, group, now, fence) {
         // Pages freed since the checkpointed snapshot (a deleted topic, a
         // retention pass) are reusable only once no reader sees them: take a
         // checkpoint, which moves the pin, and try again before answering "full".
         Err(StoreError::StorageFull) if make_room(env, dbs, wal).is_ok() => {
             commits.push(0);
-            apply_all(env, dbs, wal, group, now)
+            apply_all(env, dbs, wal, group, now, fence)
         }
         other => other,
     };
@@ -110,7 +120,7 @@ fn commit_group(
             let mut results = Vec::with_capacity(group.len());
             let mut effects = Vec::new();
             for job in group.iter() {
-                match apply_all(env, dbs, wal, std::slice::from_ref(job), now) {
+                match apply_all(env, dbs, wal, std::slice::from_ref(job), now, fence) {
                     Ok((mut r, e)) => {
                         commits.push(1);
                         results.append(&mut r);
@@ -170,12 +180,13 @@ fn apply_all(
     wal: &mut Wal,
     jobs: &[Job],
     now: i64,
+    fence: &Fence,
 ) -> Result<GroupOutcome> {
     let mut txn = Tx::begin(env, dbs, wal.take_buffer())?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut effects = Vec::new();
     for job in jobs {
-        let r = ops::apply(&mut txn, dbs, &job.op, now, &mut effects);
+        let r = ops::apply(&mut txn, dbs, &job.op, now, fence, &mut effects);
         if let Err(e) = &r
             && e.poisons_txn()
         {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use object_store::ObjectStore;
@@ -53,7 +53,6 @@ pub(super) struct Inner {
     pub(super) opts: TierOptions,
     pub(super) parts: Mutex<BTreeMap<(String, i32), Arc<PartHandle>>>,
     pub(super) topics: tokio::sync::Mutex<BTreeMap<String, TopicEntry>>,
-    pub(super) fenced: RwLock<Option<String>>,
     pub(super) stop: watch::Sender<bool>,
     pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
     pub(super) cache: SegmentCache,
@@ -93,7 +92,6 @@ impl Tier {
                 opts,
                 parts: Mutex::new(BTreeMap::new()),
                 topics: tokio::sync::Mutex::new(BTreeMap::new()),
-                fenced: RwLock::new(None),
                 stop,
                 tasks: Mutex::new(Vec::new()),
                 cache: SegmentCache::default(),

@@ -6,7 +6,8 @@
 //! refuses to start while the latest claim is not released, or while the prefix
 //! holds another broker's data and its own data dir is not empty; with
 //! `--tier-takeover` it claims anyway. It claims epoch + 1 with a conditional
-//! put. A running broker watches `owner/`: once a newer epoch appears it is fenced.
+//! put. A running broker watches `owner/`: once a newer epoch appears it is
+//! fenced, which sets the store's write fence (the one gate of every write).
 
 use std::sync::Arc;
 
@@ -247,27 +248,15 @@ pub(super) async fn watch(tier: Tier) {
 impl Tier {
     /// `Some(reason)` once another broker took over the prefix.
     pub fn fenced(&self) -> Option<String> {
-        self.inner.fenced.read().ok().and_then(|f| f.clone())
+        self.db().fence().reason().map(str::to_string)
     }
 
+    /// Fences this broker: the store's write fence refuses every write from
+    /// now on (see `storage::fence`), and the tier stops uploading.
     pub(super) fn set_fenced(&self, reason: String) {
-        if let Ok(mut f) = self.inner.fenced.write()
-            && f.is_none()
-        {
+        if self.db().fence().set(reason.clone()) {
             tracing::error!(reason = %reason, "tier: this broker is fenced; it stops uploading and refuses writes");
             self.inner.metrics.tier.fenced.set(1);
-            *f = Some(reason);
-        }
-    }
-
-    /// `Err(message)` when writes must be refused (the broker is fenced). The
-    /// HTTP write routes call it; the Kafka Produce handler should too.
-    pub fn check_writable(&self) -> std::result::Result<(), String> {
-        match self.fenced() {
-            Some(reason) => Err(format!(
-                "this broker is fenced and refuses writes: {reason}"
-            )),
-            None => Ok(()),
         }
     }
 }
