@@ -27,9 +27,6 @@ use crate::storage::Store;
 use crate::tier::Tier;
 use error::ApiError;
 
-/// Default limit on request bodies: a 1 MiB batch grows by a third in base64, plus JSON.
-pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 << 20;
-
 /// State shared by the handlers.
 #[derive(Clone)]
 pub struct AppState {
@@ -72,7 +69,7 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
     router_with_timeout(
         state,
         max_request_bytes,
-        std::time::Duration::from_millis(guard::DEFAULT_REQUEST_TIMEOUT_MS),
+        std::time::Duration::from_millis(crate::defaults::REQUEST_TIMEOUT_MS),
     )
 }
 

@@ -58,8 +58,10 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            map_size: 256 << 30,
-            checkpoint_interval: std::time::Duration::from_secs(2),
+            map_size: crate::defaults::MAX_DB_SIZE,
+            checkpoint_interval: std::time::Duration::from_millis(
+                crate::defaults::CHECKPOINT_INTERVAL_MS,
+            ),
             metrics: Arc::new(Metrics::new()),
         }
     }
