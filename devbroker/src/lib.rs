@@ -8,10 +8,12 @@
 //! - [`tier`]: tiered storage to S3-compatible object storage, with restore.
 //! - [`kafka`]: the Kafka wire protocol listener.
 //! - [`alloc`]: an allocator guard against huge reservations from malformed frames.
-//! - [`server`]: wires it all together with graceful shutdown.
+//! - [`server`]: wires it all together with graceful shutdown; [`defaults`]:
+//!   every default, once.
 
 pub mod alloc;
 pub mod config;
+pub mod defaults;
 pub mod http;
 pub mod kafka;
 pub mod metrics;

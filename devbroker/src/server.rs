@@ -12,8 +12,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::TopicSpec;
+use crate::defaults;
 use crate::http::{self, AppState};
-use crate::kafka::{self, KafkaListener};
+use crate::kafka::KafkaListener;
 use crate::metrics::Metrics;
 use crate::storage::{Store, StoreError, StoreOptions, now_ms};
 use crate::tier::{Tier, TierError, TierOptions};
@@ -22,13 +23,13 @@ use crate::tier::{Tier, TierError, TierOptions};
 #[derive(Clone, Debug, clap::Args)]
 pub struct ServeArgs {
     /// Directory of the LMDB environment (created if missing).
-    #[arg(long, default_value = "./.devbroker", env = "DEVBROKER_DATA_DIR")]
+    #[arg(long, default_value = defaults::DATA_DIR, env = "DEVBROKER_DATA_DIR")]
     pub data_dir: PathBuf,
     /// Address of the HTTP Proxy and kvstore API. Port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:18082")]
+    #[arg(long, default_value = defaults::HTTP_ADDR)]
     pub http_addr: SocketAddr,
     /// Address of the Kafka listener.
-    #[arg(long, default_value = "127.0.0.1:19092")]
+    #[arg(long, default_value = defaults::KAFKA_ADDR)]
     pub kafka_addr: SocketAddr,
     /// Object storage to tier to: file:///path or s3://bucket/prefix
     /// (default: file://<data-dir>/bucket).
@@ -39,45 +40,45 @@ pub struct ServeArgs {
     #[arg(long = "topic", value_name = "SPEC")]
     pub topics: Vec<TopicSpec>,
     /// Largest request body accepted, in bytes.
-    #[arg(long, default_value_t = http::DEFAULT_MAX_REQUEST_BYTES)]
+    #[arg(long, default_value_t = defaults::MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
     /// Largest Kafka request frame accepted, in bytes; a larger one closes the connection.
-    #[arg(long, default_value_t = kafka::DEFAULT_MAX_REQUEST_BYTES)]
+    #[arg(long, default_value_t = defaults::KAFKA_MAX_REQUEST_BYTES)]
     pub kafka_max_request_bytes: usize,
     /// Close a Kafka connection that sends no request for this long, in ms
     /// (Kafka's connections.max.idle.ms).
-    #[arg(long, default_value_t = kafka::DEFAULT_IDLE_TIMEOUT.as_millis() as u64)]
+    #[arg(long, default_value_t = defaults::KAFKA_IDLE_TIMEOUT_MS)]
     pub kafka_idle_timeout_ms: u64,
     /// Ceiling of the LMDB map in bytes; writes get 507 once it is reached.
-    #[arg(long, default_value_t = 256 << 30)]
+    #[arg(long, default_value_t = defaults::MAX_DB_SIZE)]
     pub max_db_size: usize,
     /// How often the LMDB file is made durable (a checkpoint), in ms; until then
     /// writes are durable in the redo log, replayed at the next start.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = defaults::CHECKPOINT_INTERVAL_MS)]
     pub checkpoint_interval_ms: u64,
     /// How often retention and compaction run, in milliseconds.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = defaults::RETENTION_CHECK_MS)]
     pub retention_check_ms: u64,
     /// Most concurrent connections per listener (HTTP and Kafka each); more are
     /// refused (HTTP gets a 503) with a log line.
-    #[arg(long, default_value_t = http::guard::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, default_value_t = defaults::MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Time an HTTP client has to send a request's headers (also how long an idle
     /// keep-alive connection stays open), in milliseconds.
-    #[arg(long, default_value_t = http::guard::DEFAULT_HEADER_READ_TIMEOUT_MS)]
+    #[arg(long, default_value_t = defaults::HEADER_READ_TIMEOUT_MS)]
     pub header_read_timeout_ms: u64,
     /// Time an HTTP request may take, body upload and handling included, in
     /// milliseconds; slower ones get 408. Long polls are capped at 30 s.
-    #[arg(long, default_value_t = http::guard::DEFAULT_REQUEST_TIMEOUT_MS)]
+    #[arg(long, default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
     /// At shutdown, how long to keep uploading pending data to the tier, in ms.
-    #[arg(long, default_value_t = 30_000)]
+    #[arg(long, default_value_t = defaults::TIER_SHUTDOWN_TIMEOUT_MS)]
     pub tier_shutdown_timeout_ms: u64,
     /// How often each partition's key-value view is snapshotted to the tier, in ms.
-    #[arg(long, default_value_t = 60_000)]
+    #[arg(long, default_value_t = defaults::TIER_SNAPSHOT_INTERVAL_MS)]
     pub tier_snapshot_interval_ms: u64,
     /// How often the uploader looks for closed segments, in ms.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = defaults::TIER_POLL_MS)]
     pub tier_poll_ms: u64,
     /// Claim the tier prefix even if another broker holds it; that broker is
     /// fenced (it stops uploading and refuses writes).
@@ -100,6 +101,15 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// How these flags open the store.
+    pub fn store_options(&self, metrics: Arc<Metrics>) -> StoreOptions {
+        StoreOptions {
+            map_size: self.max_db_size,
+            checkpoint_interval: Duration::from_millis(self.checkpoint_interval_ms.max(1)),
+            metrics,
+        }
+    }
+
     /// Defaults with the given data dir, loopback ports picked by the OS.
     pub fn ephemeral(data_dir: PathBuf) -> Self {
         ServeArgs {
@@ -108,18 +118,18 @@ impl ServeArgs {
             kafka_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tier: None,
             topics: Vec::new(),
-            max_request_bytes: http::DEFAULT_MAX_REQUEST_BYTES,
-            kafka_max_request_bytes: kafka::DEFAULT_MAX_REQUEST_BYTES,
-            kafka_idle_timeout_ms: kafka::DEFAULT_IDLE_TIMEOUT.as_millis() as u64,
-            max_db_size: 256 << 30,
-            checkpoint_interval_ms: 2_000,
-            retention_check_ms: 10_000,
-            max_connections: http::guard::DEFAULT_MAX_CONNECTIONS,
-            header_read_timeout_ms: http::guard::DEFAULT_HEADER_READ_TIMEOUT_MS,
-            request_timeout_ms: http::guard::DEFAULT_REQUEST_TIMEOUT_MS,
-            tier_shutdown_timeout_ms: 30_000,
-            tier_snapshot_interval_ms: 60_000,
-            tier_poll_ms: 200,
+            max_request_bytes: defaults::MAX_REQUEST_BYTES,
+            kafka_max_request_bytes: defaults::KAFKA_MAX_REQUEST_BYTES,
+            kafka_idle_timeout_ms: defaults::KAFKA_IDLE_TIMEOUT_MS,
+            max_db_size: defaults::MAX_DB_SIZE,
+            checkpoint_interval_ms: defaults::CHECKPOINT_INTERVAL_MS,
+            retention_check_ms: defaults::RETENTION_CHECK_MS,
+            max_connections: defaults::MAX_CONNECTIONS,
+            header_read_timeout_ms: defaults::HEADER_READ_TIMEOUT_MS,
+            request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
+            tier_shutdown_timeout_ms: defaults::TIER_SHUTDOWN_TIMEOUT_MS,
+            tier_snapshot_interval_ms: defaults::TIER_SNAPSHOT_INTERVAL_MS,
+            tier_poll_ms: defaults::TIER_POLL_MS,
             tier_takeover: false,
             tls_cert: None,
             tls_key: None,
@@ -177,12 +187,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(&Listening),
 ) -> Result<(), ServeError> {
-    let metrics = Arc::new(Metrics::new());
-    let opts = StoreOptions {
-        map_size: args.max_db_size,
-        checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.max(1)),
-        metrics,
-    };
+    let opts = args.store_options(Arc::new(Metrics::new()));
     let dir = args.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir, opts))
         .await
@@ -326,6 +331,11 @@ async fn maintain_loop(store: Store, tier: Option<Tier>, every: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if store.fence().reason().is_some() {
+            // Fenced: the writer would refuse the pass; the data is another
+            // broker's to trim now.
+            continue;
+        }
         // With a tier, nothing at or above a partition's upload floor is trimmed.
         let pass = match &tier {
             Some(t) => store.maintain_tiered(now_ms(), Arc::new(t.floors())).await,
@@ -346,6 +356,8 @@ async fn maintain_loop(store: Store, tier: Option<Tier>, every: Duration) {
             }
             Ok(_) => {}
             Err(StoreError::Closed) => return,
+            // Fenced between the check above and the pass.
+            Err(StoreError::Fenced(_)) => continue,
             Err(e) => tracing::warn!(error = %e, "retention pass failed"),
         }
     }
@@ -387,4 +399,40 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<Result<(), ServeError>> {
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || runtime.block_on(run(args, shutdown, on_ready)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    /// The flags' defaults, `ServeArgs::ephemeral` and `StoreOptions::default`
+    /// agree on every value they share (ephemeral differs only in where it
+    /// listens and keeps its data).
+    #[test]
+    fn every_default_agrees() {
+        let parsed = Cli::try_parse_from(["devbroker"]).unwrap().args;
+        let mut ephemeral = ServeArgs::ephemeral(parsed.data_dir.clone());
+        assert_eq!(ephemeral.http_addr.port(), 0);
+        assert_eq!(ephemeral.kafka_addr.port(), 0);
+        ephemeral.http_addr = parsed.http_addr;
+        ephemeral.kafka_addr = parsed.kafka_addr;
+        // Set from the environment, if at all, not a default.
+        ephemeral.basic_auth = parsed.basic_auth.clone();
+        // Every field, present and future, through Debug.
+        assert_eq!(format!("{parsed:?}"), format!("{ephemeral:?}"));
+
+        let store = StoreOptions::default();
+        let from_flags = parsed.store_options(store.metrics.clone());
+        assert_eq!(from_flags.map_size, store.map_size);
+        assert_eq!(from_flags.checkpoint_interval, store.checkpoint_interval);
+        assert_eq!(parsed.http_addr.to_string(), defaults::HTTP_ADDR);
+        assert_eq!(parsed.max_db_size, defaults::MAX_DB_SIZE);
+    }
 }

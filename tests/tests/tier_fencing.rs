@@ -85,6 +85,30 @@ async fn two_brokers(target: TierTarget) {
         "{}",
         r.body
     );
+    // HTTP Proxy produce is refused the same way (the store's one write gate).
+    let r = reqwest::Client::new()
+        .post(format!("{}/topics/{TOPIC}", a.url()))
+        .header("content-type", "application/vnd.kafka.binary.v2+json")
+        .body(json!({"records": [{"key": "eA==", "value": "eA==", "partition": 0}]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("fenced"),
+        "{body}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", a.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("devbroker_tier_fenced 1"),
+        "the fenced gauge is set"
+    );
     assert_eq!(view(&kv_a, TOPIC, 0).await.unwrap().len(), 200);
     // B writes; A exits cleanly without touching the bucket.
     write(&kv_b, TOPIC, 0, &[("b".into(), "1".into())], &[])

@@ -106,7 +106,7 @@ pub async fn require(State(expected): State<Arc<BasicAuth>>, req: Request, next:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{AppState, DEFAULT_MAX_REQUEST_BYTES, router};
+    use crate::http::{AppState, router};
     use crate::storage::{Store, StoreOptions};
     use axum::body::Body;
     use axum::http::Request;
@@ -122,7 +122,7 @@ mod tests {
             .await
             .unwrap();
         let app = protect(
-            router(AppState::new(store), DEFAULT_MAX_REQUEST_BYTES),
+            router(AppState::new(store), crate::defaults::MAX_REQUEST_BYTES),
             Some("alice:pw".parse().unwrap()),
         );
         let send = |path: &str, auth: Option<&str>| {

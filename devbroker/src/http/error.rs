@@ -63,7 +63,9 @@ impl From<StoreError> for ApiError {
                 StatusCode::CONFLICT
             }
             StoreError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
-            StoreError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+            // Closing, or fenced (another broker took over the tier prefix):
+            // this broker serves no writes, another may.
+            StoreError::Closed | StoreError::Fenced(_) => StatusCode::SERVICE_UNAVAILABLE,
             StoreError::Corrupt(_) | StoreError::Io(_) | StoreError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -12,7 +12,7 @@ use prost::Message;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::{AppState, DEFAULT_MAX_REQUEST_BYTES, router};
+use super::{AppState, router};
 use crate::config::TopicSpec;
 use crate::storage::{Store, StoreOptions};
 use crate::wire::b64::encode as b64;
@@ -59,7 +59,10 @@ fn world() -> &'static World {
         });
         World {
             rt,
-            app: router(AppState::new(store.clone()), DEFAULT_MAX_REQUEST_BYTES),
+            app: router(
+                AppState::new(store.clone()),
+                crate::defaults::MAX_REQUEST_BYTES,
+            ),
             store,
             _dir: dir,
         }

@@ -30,12 +30,6 @@ use tokio_rustls::TlsAcceptor;
 use super::error::ApiError;
 use crate::config::validate_topic_name;
 
-/// Default number of concurrent connections per listener.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-/// Default time a client has to send a request's headers.
-pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
-/// Default time a request (body read and handler) may take; long polls end at 30 s.
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
 /// Largest request head (request line and headers) accepted, in bytes.
 pub const MAX_HEADER_BYTES: usize = 64 << 10;
 

@@ -27,9 +27,6 @@ use crate::storage::Store;
 use crate::tier::Tier;
 use error::ApiError;
 
-/// Default limit on request bodies: a 1 MiB batch grows by a third in base64, plus JSON.
-pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 << 20;
-
 /// State shared by the handlers.
 #[derive(Clone)]
 pub struct AppState {
@@ -38,7 +35,7 @@ pub struct AppState {
     pub round_robin: Arc<AtomicU32>,
     /// Set once the broker serves; `/status/ready` answers 503 before.
     pub ready: Arc<AtomicBool>,
-    /// Tiered storage, when on: fetches below the local log start, status, fencing.
+    /// Tiered storage, when on: fetches below the local log start, status.
     pub tier: Option<Tier>,
     /// Turns true when the broker shuts down, so long polls end at once.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -72,7 +69,7 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
     router_with_timeout(
         state,
         max_request_bytes,
-        std::time::Duration::from_millis(guard::DEFAULT_REQUEST_TIMEOUT_MS),
+        std::time::Duration::from_millis(crate::defaults::REQUEST_TIMEOUT_MS),
     )
 }
 
@@ -114,7 +111,6 @@ pub fn router_with_timeout(
             request_timeout,
         ))
         .layer(middleware::from_fn(guard::json_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), fence_guard))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
@@ -134,24 +130,6 @@ async fn tier_status(State(state): State<AppState>) -> Response {
         Some(tier) => Json(tier.status().await).into_response(),
         None => ApiError::new(StatusCode::NOT_FOUND, "tiered storage is off").into_response(),
     }
-}
-
-/// A fenced broker (another one took over its tier prefix) refuses writes.
-async fn fence_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() == axum::http::Method::POST
-        && let Some(tier) = &state.tier
-        && let Err(reason) = tier.check_writable()
-    {
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default();
-        if route.ends_with("/write") || route == "/topics/{topic}" {
-            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
-        }
-    }
-    next.run(req).await
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -141,11 +141,16 @@ pub(super) async fn produce(
     }
     let total: usize = by_partition.values().map(Vec::len).sum();
     let mut offsets = vec![ProduceOffset::default(); total];
+    let mut appended = false;
     for (partition, records) in by_partition {
         let places: Vec<usize> = records.iter().map(|(i, _)| *i).collect();
         let batch = records.into_iter().map(|(_, r)| r).collect();
         match state.store.append(&topic, partition, batch).await {
+            // A fenced broker refuses the whole request (503) while nothing of
+            // it was appended; past that, the offsets say which part failed.
+            Err(e @ StoreError::Fenced(_)) if !appended => return Err(e.into()),
             Ok(res) => {
+                appended = true;
                 for (n, place) in places.into_iter().enumerate() {
                     offsets[place] = ProduceOffset {
                         partition,

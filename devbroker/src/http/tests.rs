@@ -8,7 +8,7 @@ use prost::Message;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::{AppState, DEFAULT_MAX_REQUEST_BYTES, router};
+use super::{AppState, router};
 use crate::config::TopicSpec;
 use crate::storage::{Store, StoreOptions};
 use crate::wire::b64::encode as b64;
@@ -36,7 +36,10 @@ async fn harness() -> Harness {
             .unwrap();
     }
     Harness {
-        app: router(AppState::new(store.clone()), DEFAULT_MAX_REQUEST_BYTES),
+        app: router(
+            AppState::new(store.clone()),
+            crate::defaults::MAX_REQUEST_BYTES,
+        ),
         store,
         _dir: dir,
     }
@@ -979,3 +982,5 @@ async fn openapi_document_matches_the_router() {
     ];
     assert_eq!(documented, served);
 }
+
+mod fencing;

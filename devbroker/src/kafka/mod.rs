@@ -34,10 +34,6 @@ use crate::storage::Store;
 use dispatch::Outcome;
 use producers::ProducerTable;
 
-/// Largest request frame accepted by default (100 MiB, Kafka's
-/// `socket.request.max.bytes`).
-pub const DEFAULT_MAX_REQUEST_BYTES: usize = 100 << 20;
-
 /// What every connection shares.
 pub struct KafkaState {
     pub store: Store,
@@ -67,17 +63,10 @@ impl KafkaState {
             max_request_bytes,
             shutdown,
             tier: None,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            idle_timeout: crate::defaults::KAFKA_IDLE_TIMEOUT,
         }
     }
 }
-
-/// Default number of concurrent Kafka connections.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-
-/// How long a connection may sit without a request (Kafka's
-/// `connections.max.idle.ms`, 10 minutes).
-pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Time a client has to send the rest of a frame once its size has arrived.
 const FRAME_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -105,8 +94,8 @@ impl KafkaListener {
         Ok(KafkaListener {
             listener,
             addr,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: crate::defaults::MAX_CONNECTIONS,
+            idle_timeout: crate::defaults::KAFKA_IDLE_TIMEOUT,
             tier: None,
         })
     }

@@ -706,3 +706,5 @@ async fn delete_topics_removes_data_and_producer_state() {
     assert_eq!(resp.responses[1].error_code, 3);
     assert!(st.store.topic("gone").is_none());
 }
+
+mod fencing;

@@ -42,6 +42,9 @@ pub enum StoreError {
     Io(String),
     #[error("storage is shutting down")]
     Closed,
+    /// The write fence is set (see `storage::fence`): another broker took over.
+    #[error("this broker is fenced and refuses writes: {0}")]
+    Fenced(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

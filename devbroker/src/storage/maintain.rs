@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::ops::Bound;
 
 use super::keys::{self, partition_prefix};
+use super::ops::save_state;
 use super::records::{PartitionState, Record, TopicMeta, ViewEntry};
 use super::wal::{Db, Tx};
-use super::writer::save_state;
 use super::{Dbs, Result, StoreError, load_state};
 
 /// Most records one pass removes.

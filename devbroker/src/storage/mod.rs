@@ -7,8 +7,10 @@
 //! durable by the redo log and its checkpoints (`wal`).
 
 mod error;
+mod fence;
 pub mod keys;
 mod maintain;
+mod ops;
 pub mod records;
 mod seek;
 #[cfg(test)]
@@ -27,16 +29,18 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use error::{StoreError, display_key};
+pub use fence::Fence;
 pub use maintain::{Floors, MaintainReport};
+pub use ops::{AppendResult, ConfigChange, RestoreBatch, check_key};
 pub use records::{Header, PartitionState, Record, StoredRecord, TopicMeta};
-pub use writer::{AppendResult, ConfigChange, RestoreBatch, check_key};
 
 use crate::config::TopicConfig;
 use crate::metrics::Metrics;
 use crate::wire::kvstore::WriteRequest;
 use keys::{PREFIX_LEN, partition_prefix};
+use ops::{Applied, Op};
 use records::ViewEntry;
-use writer::{Applied, Job, Op};
+use writer::Job;
 
 /// Result of storage operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -54,8 +58,10 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            map_size: 256 << 30,
-            checkpoint_interval: std::time::Duration::from_secs(2),
+            map_size: crate::defaults::MAX_DB_SIZE,
+            checkpoint_interval: std::time::Duration::from_millis(
+                crate::defaults::CHECKPOINT_INTERVAL_MS,
+            ),
             metrics: Arc::new(Metrics::new()),
         }
     }
@@ -83,6 +89,7 @@ struct Inner {
     jobs: mpsc::Sender<Job>,
     commits: watch::Sender<u64>,
     metrics: Arc<Metrics>,
+    fence: Fence,
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -177,10 +184,12 @@ impl Store {
             jobs,
             commits,
             metrics: opts.metrics,
+            fence: Fence::default(),
             writer: std::sync::Mutex::new(None),
         });
         let store = Store { inner };
-        let handle = writer::spawn(env, dbs, wal, rx, store.clone_weak())?;
+        let fence = store.inner.fence.clone();
+        let handle = writer::spawn(env, dbs, wal, rx, fence, store.clone_weak())?;
         if let Ok(mut w) = store.inner.writer.lock() {
             *w = Some(handle);
         }
@@ -195,6 +204,11 @@ impl Store {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
+    }
+
+    /// The write fence: once set, every write is refused (see `fence`).
+    pub fn fence(&self) -> &Fence {
+        &self.inner.fence
     }
 
     /// Runs a read on a blocking thread, so LMDB page faults never stall the runtime.

@@ -428,6 +428,9 @@ fn copy_redo_log(from: &std::path::Path, to: &std::path::Path) -> Vec<String> {
     segments
 }
 
+/// Whether a page of the LMDB file was written back before a power loss.
+type PageFate = Box<dyn Fn(usize) -> bool>;
+
 /// A power loss after a checkpoint: the OS wrote back any subset of the LMDB
 /// pages changed since (the meta pages included), but the redo log is whole.
 /// Every answered write must come back, exactly, whatever the subset.
@@ -464,7 +467,7 @@ fn a_power_loss_after_a_checkpoint_loses_no_answered_write() {
 
     // What the disk may hold: each changed page old or new, seeded.
     let pages = now.len().div_ceil(page);
-    let variants: Vec<(&str, Box<dyn Fn(usize) -> bool>)> = vec![
+    let variants: Vec<(&str, PageFate)> = vec![
         ("nothing written back", Box::new(|_| false)),
         ("everything written back", Box::new(|_| true)),
         ("only the meta pages written back", Box::new(|p| p < 2)),

@@ -6,15 +6,17 @@
 //! refuses to start while the latest claim is not released, or while the prefix
 //! holds another broker's data and its own data dir is not empty; with
 //! `--tier-takeover` it claims anyway. It claims epoch + 1 with a conditional
-//! put. A running broker watches `owner/`: once a newer epoch appears it is fenced.
+//! put. A running broker watches `owner/`: once a newer epoch appears it is
+//! fenced, which sets the store's write fence (the one gate of every write).
 
 use std::sync::Arc;
 
 use object_store::ObjectStore;
 use object_store::path::Path;
 
+use super::ids::random_id;
 use super::layout::{self, OwnerRecord};
-use super::{Result, Tier, TierError, TierOptions, random_id};
+use super::{Result, Tier, TierError, TierOptions, bucket};
 use crate::storage::now_ms;
 
 pub(super) struct Claim {
@@ -47,7 +49,7 @@ fn describe(o: &OwnerRecord) -> String {
 /// Epochs of the claims and of the releases under `owner/`.
 async fn scan(os: &Arc<dyn ObjectStore>, root: &Path) -> Result<(Vec<u64>, Vec<u64>)> {
     let dir = layout::join(root, &layout::owner_dir());
-    let metas = super::list_objects(os, &dir).await?;
+    let metas = bucket::list_objects(os, &dir).await?;
     let (mut claims, mut released) = (Vec::new(), Vec::new());
     for m in metas {
         let Some(name) = m.location.filename() else {
@@ -239,6 +241,22 @@ pub(super) async fn watch(tier: Tier) {
                 tier.epoch()
             ));
             return;
+        }
+    }
+}
+
+impl Tier {
+    /// `Some(reason)` once another broker took over the prefix.
+    pub fn fenced(&self) -> Option<String> {
+        self.db().fence().reason().map(str::to_string)
+    }
+
+    /// Fences this broker: the store's write fence refuses every write from
+    /// now on (see `storage::fence`), and the tier stops uploading.
+    pub(super) fn set_fenced(&self, reason: String) {
+        if self.db().fence().set(reason.clone()) {
+            tracing::error!(reason = %reason, "tier: this broker is fenced; it stops uploading and refuses writes");
+            self.inner.metrics.tier.fenced.set(1);
         }
     }
 }

@@ -17,6 +17,24 @@ const BATCH: usize = 20_000;
 /// Segments downloaded at once.
 const PARALLEL_GETS: usize = 8;
 
+/// In the data dir while a restore runs: its presence at start means the last
+/// restore did not finish.
+pub(super) const RESTORE_MARKER: &str = "tier-restoring";
+
+/// Creates the restore marker durably (file and directory entry synced).
+pub(super) fn write_marker(path: &std::path::Path) -> Result<()> {
+    let err = |e: std::io::Error| TierError::Other(format!("cannot write {}: {e}", path.display()));
+    std::fs::File::create(path)
+        .and_then(|f| f.sync_all())
+        .map_err(err)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 pub(super) async fn restore_all(tier: &Tier) -> Result<()> {
     let names = tier.list_dirs(&layout::topics_dir()).await?;
     if names.is_empty() {

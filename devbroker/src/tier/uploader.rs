@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::layout::{self, PartitionManifest, SegmentInfo, SnapshotInfo};
-use super::{OpenScan, PartHandle, Result, Tier, TierError};
+use super::supervisor::{OpenScan, PartHandle};
+use super::{Result, Tier, TierError};
 use crate::storage::{StoreError, now_ms};
 
 /// Most segments uploaded before one manifest write (catching up after an outage).
@@ -389,27 +390,31 @@ async fn write_manifest(
     }
 }
 
+/// Sets the partition's gauges, unless its topic was stopped meanwhile (its
+/// gauges are gone and must stay gone).
 fn update_gauges(tier: &Tier, part: &PartHandle, hw: u64) {
     let Ok(s) = part.state.lock() else { return };
     let m = &tier.metrics().tier;
     let p = part.partition.to_string();
     let labels = [part.topic.as_str(), p.as_str()];
     let uploaded = s.manifest.next_offset;
-    m.lag_offsets
-        .with_label_values(&labels)
-        .set(hw.saturating_sub(uploaded) as i64);
-    m.lag_bytes
-        .with_label_values(&labels)
-        .set(s.lag_bytes as i64);
-    m.last_uploaded_offset
-        .with_label_values(&labels)
-        .set(uploaded as i64 - 1);
-    m.last_snapshot_offset.with_label_values(&labels).set(
-        s.manifest
-            .snapshot
-            .as_ref()
-            .map_or(-1, |sn| sn.offset as i64),
-    );
+    tier.if_registered(part, || {
+        m.lag_offsets
+            .with_label_values(&labels)
+            .set(hw.saturating_sub(uploaded) as i64);
+        m.lag_bytes
+            .with_label_values(&labels)
+            .set(s.lag_bytes as i64);
+        m.last_uploaded_offset
+            .with_label_values(&labels)
+            .set(uploaded as i64 - 1);
+        m.last_snapshot_offset.with_label_values(&labels).set(
+            s.manifest
+                .snapshot
+                .as_ref()
+                .map_or(-1, |sn| sn.offset as i64),
+        );
+    });
 }
 
 /// Uploads a snapshot of the view when the interval passed and the view changed.

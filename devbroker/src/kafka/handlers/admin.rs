@@ -16,7 +16,7 @@ use super::configs::{config_source, describe_topic_configs};
 use super::{sb, topic_name};
 use crate::config::{MAX_PARTITIONS, TopicConfig, validate_topic_name};
 use crate::kafka::KafkaState;
-use crate::kafka::errors::store_error_reply;
+use crate::kafka::errors::admin_error_reply;
 
 /// A refusal: Kafka error code and message.
 type Refusal = (i16, String);
@@ -122,7 +122,7 @@ pub async fn create_topics(
                         tracing::info!(topic = %meta.name, partitions = meta.partitions, "topic created over Kafka");
                         (meta.partitions, meta.config.clone())
                     })
-                    .map_err(|e| store_error_reply(&e)),
+                    .map_err(|e| admin_error_reply(&e)),
             }
         };
         match outcome {
@@ -178,7 +178,7 @@ pub async fn delete_topics(
                         tracing::info!(topic = %name, "topic deleted over Kafka");
                     }
                     Err(e) => {
-                        let (code, message) = store_error_reply(&e);
+                        let (code, message) = admin_error_reply(&e);
                         r.error_code = code;
                         if version >= 5 {
                             r.error_message = Some(sb(message));

@@ -15,7 +15,7 @@ use crate::config::{
     self, CLEANUP_POLICY, DEFAULTS, KVSTORE, MAX_MESSAGE_BYTES, SEGMENT_BYTES, TopicConfig,
 };
 use crate::kafka::KafkaState;
-use crate::kafka::errors::store_error_reply;
+use crate::kafka::errors::admin_error_reply;
 use crate::storage::ConfigChange;
 
 /// Config resource types.
@@ -294,5 +294,5 @@ async fn apply_changes(
         .alter_config(&name, changes)
         .await
         .map(drop)
-        .map_err(|e| store_error_reply(&e))
+        .map_err(|e| admin_error_reply(&e))
 }

@@ -197,9 +197,6 @@ pub async fn produce(state: &KafkaState, req: ProduceRequest, version: i16) -> P
             ResponseError::InvalidRequiredAcks.code(),
             format!("acks must be -1, 0 or 1, not {}", req.acks),
         ))
-    } else if let Some(Err(reason)) = state.tier.as_ref().map(|t| t.check_writable()) {
-        // Another broker took over the tier prefix: this one is no leader any more.
-        Some((ResponseError::NotLeaderOrFollower.code(), reason))
     } else {
         None
     };
