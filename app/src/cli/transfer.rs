@@ -61,7 +61,7 @@ pub struct ImportArgs {
 pub async fn export(client: &Client, args: ExportArgs) -> Result<()> {
     let parts = partitions(client, &args.topic, args.partition).await?;
     let range = ScanRange::default();
-    let count = match &args.output {
+    match &args.output {
         Some(path) => {
             let file = tokio::fs::File::create(path)
                 .await
@@ -75,7 +75,6 @@ pub async fn export(client: &Client, args: ExportArgs) -> Result<()> {
         }
     }
     .context("export")?;
-    tracing::debug!(count, "export done");
     Ok(())
 }
 

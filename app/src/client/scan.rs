@@ -374,22 +374,16 @@ mod tests {
                 b.client.write("wide", p, &req).await.expect("write");
             }
         }
-        let rows = b
-            .client
-            .scan_merged("wide", &[0, 1], &ScanRange::default(), 2500)
-            .await
-            .expect("scan");
+        let everything = ScanRange::default();
+        let scan = |max| b.client.scan_merged("wide", &[0, 1], &everything, max);
+        let rows = scan(2500).await.expect("scan");
         assert_eq!(rows.len(), 2500);
         for (n, r) in rows.iter().enumerate() {
             assert_eq!(r.key, format!("k{n:05}").into_bytes());
             assert_eq!(r.partition, (n % 2) as i32);
             assert_eq!(r.value, n.to_string().into_bytes());
         }
-        let all = b
-            .client
-            .scan_merged("wide", &[0, 1], &ScanRange::default(), 10_000)
-            .await
-            .expect("scan");
+        let all = scan(10_000).await.expect("scan");
         assert_eq!(all.len(), 3000);
         assert!(all.windows(2).all(|w| w[0].key < w[1].key));
         // A partition that does not exist names itself.
