@@ -159,11 +159,6 @@ impl<'a> Merge<'a> {
 }
 
 impl Client {
-    /// Every partition of a topic, `0..count`.
-    pub async fn partitions(&self, topic: &str) -> Result<Vec<i32>> {
-        Ok((0..self.partition_count(topic).await?).collect())
-    }
-
     /// One page of `partitions` merged by key: each partition is read once,
     /// `limit` (1..=1000) entries from `range.start`; the first `limit` rows in
     /// (key, partition) order are kept, plus the other partitions' rows with
