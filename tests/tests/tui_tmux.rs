@@ -275,6 +275,9 @@ async fn tui_never_shows_or_logs_passwords() -> Result<()> {
     tmux.send(&["?"])?;
     screens.push(tmux.wait_text("Help")?);
     tmux.send(&["Escape"])?;
+    // An Escape and the next key read together are Alt-key: wait for the
+    // popup to close before typing on.
+    tmux.wait_for("the help to close", |s| !s.contains("any key closes"))?;
     tmux.type_text(":ctx ci")?;
     tmux.send(&["Enter"])?;
     tmux.wait_text("profile ci")?;
