@@ -27,7 +27,7 @@ mod kvstore;
 mod proxy;
 mod scan;
 #[cfg(test)]
-mod test_broker;
+pub(crate) mod test_broker;
 mod topics;
 mod transfer;
 
