@@ -82,27 +82,11 @@ pub struct ConfigFile {
 
 /// `$XDG_CONFIG_HOME/rpkv/rpkv.toml` (or `~/.config/rpkv/rpkv.toml`).
 pub fn default_path() -> Result<PathBuf, ConfigError> {
-    xdg_dir("XDG_CONFIG_HOME", ".config")
-        .map(|d| d.join("rpkv").join("rpkv.toml"))
-        .ok_or(ConfigError::NoConfigDir)
+    crate::paths::profiles_file().ok_or(ConfigError::NoConfigDir)
 }
 
-/// `$XDG_DATA_HOME/rpkv/devbroker` (or `~/.local/share/rpkv/devbroker`): the
-/// data dir of `rpkv dev`.
-pub fn default_dev_data_dir() -> PathBuf {
-    xdg_dir("XDG_DATA_HOME", ".local/share")
-        .map(|d| d.join("rpkv").join("devbroker"))
-        .unwrap_or_else(|| PathBuf::from(".devbroker"))
-}
-
-fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(v) if !v.is_empty() && Path::new(&v).is_absolute() => Some(PathBuf::from(v)),
-        _ => std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .map(|h| PathBuf::from(h).join(fallback)),
-    }
-}
+/// The data dir of `rpkv dev`: see [`crate::paths::dev_data_dir`].
+pub use crate::paths::dev_data_dir as default_dev_data_dir;
 
 impl ConfigFile {
     /// Reads the file; a missing file is an empty config.

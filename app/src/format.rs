@@ -1,5 +1,5 @@
-//! How keys and values are written on the command line and printed: utf8, hex,
-//! base64; and aligned text tables like rpk's.
+//! How keys and values are written and shown, in the CLI and the TUI alike:
+//! utf8, hex, base64; one-line escaping; and aligned text tables like rpk's.
 
 use rpkv_wire::b64;
 
@@ -16,18 +16,23 @@ pub enum ByteFormat {
 }
 
 impl ByteFormat {
-    /// Decodes a command-line argument into bytes.
+    /// Decodes typed text (a command-line argument, a TUI prompt) into bytes.
+    /// Whitespace inside hex and base64 is ignored (`00 ff`, wrapped base64).
     pub fn parse(self, text: &str) -> Result<Vec<u8>, String> {
+        let compact = || -> String { text.chars().filter(|c| !c.is_whitespace()).collect() };
         match self {
             ByteFormat::Utf8 => Ok(text.as_bytes().to_vec()),
-            ByteFormat::Hex => hex::decode(text).map_err(|e| format!("{text:?} is not hex: {e}")),
+            ByteFormat::Hex => {
+                hex::decode(compact()).map_err(|e| format!("{text:?} is not hex: {e}"))
+            }
             ByteFormat::Base64 => {
-                b64::decode(text).map_err(|e| format!("{text:?} is not base64: {e}"))
+                b64::decode(&compact()).map_err(|e| format!("{text:?} is not base64: {e}"))
             }
         }
     }
 
-    /// Encodes bytes for printing.
+    /// Encodes bytes for printing; utf8 replaces invalid bytes with U+FFFD and
+    /// keeps control characters (JSON output escapes them itself).
     pub fn render(self, bytes: &[u8]) -> String {
         match self {
             ByteFormat::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
@@ -35,6 +40,45 @@ impl ByteFormat {
             ByteFormat::Base64 => b64::encode(bytes),
         }
     }
+
+    /// Encodes bytes for one line of a screen or table: as [`Self::render`],
+    /// but utf8 escapes control characters and invalid bytes ([`escape_utf8`]).
+    pub fn render_line(self, bytes: &[u8]) -> String {
+        match self {
+            ByteFormat::Utf8 => escape_utf8(bytes),
+            other => other.render(bytes),
+        }
+    }
+
+    /// The name, as `--key-format` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ByteFormat::Utf8 => "utf8",
+            ByteFormat::Hex => "hex",
+            ByteFormat::Base64 => "base64",
+        }
+    }
+}
+
+/// UTF-8 on one line: `\n`, `\t`, `\r` and other control characters
+/// (`\u{1b}`) escaped, invalid bytes as `\xff`.
+pub fn escape_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 /// Output of a command: an aligned table for people, or one JSON document.
@@ -115,15 +159,7 @@ fn one_line(cell: &str) -> String {
     if !cell.chars().any(char::is_control) {
         return cell.to_owned();
     }
-    cell.chars()
-        .map(|c| match c {
-            '\n' => "\\n".to_owned(),
-            '\t' => "\\t".to_owned(),
-            '\r' => "\\r".to_owned(),
-            c if c.is_control() => format!("\\u{{{:x}}}", u32::from(c)),
-            c => c.to_string(),
-        })
-        .collect()
+    escape_utf8(cell.as_bytes())
 }
 
 fn display_width(cell: &str) -> usize {
@@ -146,6 +182,22 @@ mod tests {
         assert!(ByteFormat::Hex.parse("xyz").is_err());
         assert!(ByteFormat::Base64.parse("!!").is_err());
         assert_eq!(ByteFormat::Utf8.render(&[0xff]), "\u{fffd}");
+        // Typed hex and base64 may hold spaces and line breaks.
+        assert_eq!(ByteFormat::Hex.parse("00 ff\n62").unwrap(), [0, 0xff, 0x62]);
+        assert_eq!(
+            ByteFormat::Base64.parse("AP9i\naW4=").unwrap(),
+            b"\0\xffbin"
+        );
+        let err = ByteFormat::Hex.parse("zz").unwrap_err();
+        assert!(err.contains("\"zz\" is not hex"), "{err}");
+    }
+
+    #[test]
+    fn lines_escape_control_characters_and_invalid_bytes() {
+        assert_eq!(escape_utf8(b"a\nb\t\x1b\xff"), "a\\nb\\t\\u{1b}\\xff");
+        assert_eq!(ByteFormat::Utf8.render_line(b"x\ny"), "x\\ny");
+        assert_eq!(ByteFormat::Hex.render_line(b"x\ny"), "780a79");
+        assert_eq!(ByteFormat::Base64.name(), "base64");
     }
 
     #[test]

@@ -9,12 +9,16 @@
 //!    cancels, and the other writer's value survives.
 //! 3. Profiles with saved passwords (one also in the URL, one wrong): the
 //!    screens and the log file at `RPKV_LOG=trace` never show either.
+//! 4. `x` on a topic of three partitions with binary keys, an empty value and
+//!    text keys that look like base64 writes what `rpkv kv export` writes;
+//!    `rpkv kv import --keep-partitions` of it restores every byte.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use rpkv_e2e::cli::Rpkv;
 use rpkv_e2e::{Broker, Kv, b64, bin_path, sha256_hex};
 
 /// One tmux server (own socket) running one rpkv session.
@@ -271,6 +275,9 @@ async fn tui_never_shows_or_logs_passwords() -> Result<()> {
     tmux.send(&["?"])?;
     screens.push(tmux.wait_text("Help")?);
     tmux.send(&["Escape"])?;
+    // An Escape and the next key read together are Alt-key: wait for the
+    // popup to close before typing on.
+    tmux.wait_for("the help to close", |s| !s.contains("any key closes"))?;
     tmux.type_text(":ctx ci")?;
     tmux.send(&["Enter"])?;
     tmux.wait_text("profile ci")?;
@@ -295,5 +302,84 @@ async fn tui_never_shows_or_logs_passwords() -> Result<()> {
         }
         assert!(!text.contains(secret), "{secret} in {}", log.display());
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn tui_export_imports_back_byte_for_byte() -> Result<()> {
+    let broker = Broker::start(&["--topic", "src:3", "--topic", "dst:3"])?;
+    let kafka = broker.kafka_addr.context("a Kafka listener")?;
+    let kv = Kv::new(broker.url());
+    // (partition, key, value): keys and values that a lossy export breaks.
+    let keys: &[(i32, &[u8], &[u8])] = &[
+        (0, &[0x00, 0xff, b'b', b'i', b'n'], b"binary key"),
+        (1, b"Zm9v", b"text key that looks like base64"),
+        (2, b"AP9iaW4=", &[0xff, 0x00, 0xfe]),
+        (0, b"empty", b""),
+        (1, "cl\u{e9}".as_bytes(), b"V2058dHQ="),
+    ];
+    for (p, k, v) in keys {
+        assert_eq!(kv.put("src", *p, k, v).await?, 200);
+    }
+    let dir = tempfile::tempdir()?;
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work)?;
+    // The TUI exports into its working directory.
+    let command = format!(
+        "cd '{}' && env VISUAL= XDG_STATE_HOME='{}' XDG_CONFIG_HOME='{}' '{}' --http-url '{}' --brokers '{kafka}'; sleep 30",
+        work.display(),
+        dir.path().join("state").display(),
+        dir.path().join("config").display(),
+        bin_path("rpkv").display(),
+        broker.url(),
+    );
+    let tmux = Tmux::start("export", &command)?;
+    tmux.wait_text("Topics (2)")?;
+    tmux.type_text(":topic src")?;
+    tmux.send(&["Enter"])?;
+    // All three partitions merged: rows of 0, 1 and 2 show (NUL and 0xff escaped).
+    tmux.wait_for("the keys of every partition", |s| {
+        s.contains("Zm9v") && s.contains("AP9iaW4=") && s.contains("\\u{0}\\xffbin")
+    })?;
+    let exported = work.join("src-all.jsonl");
+    tmux.press_until("x", "exported 5 keys")?;
+    tmux.send(&["q"])?;
+    let text = std::fs::read_to_string(&exported)
+        .with_context(|| format!("reading {}", exported.display()))?;
+
+    // The same lines as `rpkv kv export`.
+    let rpkv = Rpkv::new(&broker);
+    assert_eq!(text, rpkv.run(&["kv", "export", "src"]).ok().stdout);
+    assert!(
+        text.contains(r#"{"key":"Zm9v","value":"text key that looks like base64","partition":1}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"{"key":"AP9iaW4=","key_encoding":"base64","value":"binary key","partition":0}"#
+        ),
+        "{text}"
+    );
+
+    let file = exported.to_string_lossy();
+    let out = rpkv
+        .run(&[
+            "kv",
+            "import",
+            "dst",
+            "--keep-partitions",
+            "-f",
+            file.as_ref(),
+        ])
+        .ok();
+    assert!(out.stdout.contains("imported 5 keys"), "{out:?}");
+    for (p, k, v) in keys {
+        assert_eq!(kv.get("dst", *p, k).await?.as_deref(), Some(*v), "{k:?}");
+    }
+    for p in 0..3 {
+        assert_eq!(kv.scan_all("src", p).await?, kv.scan_all("dst", p).await?);
+    }
+    // The base64 text of the binary key was not written as a key.
+    assert_eq!(kv.get("dst", 0, b"AP9iaW4=").await?, None);
     Ok(())
 }

@@ -2,16 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::conn::ConnArgs;
 use super::transfer::{self, ExportArgs, ImportArgs};
-use super::{print_json, print_text};
+use super::{partitions, partitions_for_keys, print_json, print_text};
 use crate::client::{
-    Client, Entry, Precondition, ScanRange, partition_for_key, sha256_hex, validate_sha256_hex,
-    write_request,
+    Client, PartitionEntry, Precondition, ScanRange, sha256_hex, validate_sha256_hex, write_request,
 };
 use crate::format::{ByteFormat, OutputFormat, Table};
 
@@ -183,26 +182,6 @@ fn at(topic: &str, partition: i32) -> String {
     format!("topic {topic:?} partition {partition}")
 }
 
-/// Resolves `-p` for each key: the given partition, or the partitioner.
-async fn partitions_for(
-    client: &Client,
-    topic: &str,
-    partition: i32,
-    keys: &[Vec<u8>],
-) -> Result<Vec<i32>> {
-    if partition >= 0 {
-        return Ok(vec![partition; keys.len()]);
-    }
-    if partition != -1 {
-        bail!("--partition must be -1 (partitioner) or a partition number, got {partition}");
-    }
-    let n = client
-        .partition_count(topic)
-        .await
-        .with_context(|| format!("topic {topic:?}: looking up the partition count"))?;
-    Ok(keys.iter().map(|k| partition_for_key(k, n)).collect())
-}
-
 pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
     match cmd {
         KvCommand::Hash {
@@ -236,7 +215,7 @@ pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
                 .parse(&value)
                 .map_err(|e| anyhow::anyhow!("value: {e}"))?;
             let pre = pre.precondition()?;
-            let p = partitions_for(
+            let p = partitions_for_keys(
                 &client,
                 &topic,
                 common.partition,
@@ -265,7 +244,7 @@ pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
             let client = conn.client()?;
             let keys = parse_all(common.key_format, &keys, "key")?;
             let pre = pre.precondition()?;
-            let parts = partitions_for(&client, &topic, common.partition, &keys).await?;
+            let parts = partitions_for_keys(&client, &topic, common.partition, &keys).await?;
             let mut by_partition: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
             for (k, p) in keys.into_iter().zip(parts) {
                 by_partition.entry(p).or_default().push(k);
@@ -310,7 +289,11 @@ pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
                     .transpose()
                     .map_err(|e| anyhow::anyhow!("--end-key: {e}"))?,
             };
-            let entries = scan(&client, &topic, common.partition, &range, limit as usize).await?;
+            let parts = partitions(&client, &topic, common.partition).await?;
+            let entries = client
+                .scan_merged(&topic, &parts, &range, limit as usize)
+                .await
+                .context("scan")?;
             print_scan(&common, &entries)
         }
         KvCommand::Export(args) => transfer::export(&conn.client()?, args).await,
@@ -320,32 +303,18 @@ pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
 
 async fn get(client: &Client, topic: &str, keys: &[String], common: &KvFlags) -> Result<()> {
     let keys = parse_all(common.key_format, keys, "key")?;
-    let parts = partitions_for(client, topic, common.partition, keys.as_slice()).await?;
-    let mut by_partition: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
-    for (k, p) in keys.iter().zip(&parts) {
-        by_partition.entry(*p).or_default().push(k.clone());
-    }
-    let mut found: BTreeMap<(i32, Vec<u8>), Option<Vec<u8>>> = BTreeMap::new();
-    for (p, ks) in by_partition {
-        let results = client
-            .batch_get(topic, p, ks)
-            .await
-            .with_context(|| format!("get: {}", at(topic, p)))?;
-        for r in results {
-            found.insert((p, r.key), r.value);
-        }
-    }
-    let results: Vec<GetResult> = keys
-        .iter()
-        .zip(&parts)
-        .map(|(k, p)| {
-            let value = found.get(&(*p, k.clone())).cloned().flatten();
-            GetResult {
-                key: common.key_format.render(k),
-                found: value.is_some(),
-                value: value.map(|v| common.value_format.render(&v)),
-                partition: *p,
-            }
+    let parts = partitions_for_keys(client, topic, common.partition, &keys).await?;
+    let found = client
+        .get_many(topic, parts.into_iter().zip(keys).collect())
+        .await
+        .context("get")?;
+    let results: Vec<GetResult> = found
+        .into_iter()
+        .map(|(p, l)| GetResult {
+            key: common.key_format.render(&l.key),
+            found: l.value.is_some(),
+            value: l.value.map(|v| common.value_format.render(&v)),
+            partition: p,
         })
         .collect();
     match common.format {
@@ -361,45 +330,11 @@ async fn get(client: &Client, topic: &str, keys: &[String], common: &KvFlags) ->
     }
 }
 
-/// Scans one partition, or every partition merged by key (`partition == -1`),
-/// returning at most `limit` entries in key order.
-pub(crate) async fn scan(
-    client: &Client,
-    topic: &str,
-    partition: i32,
-    range: &ScanRange,
-    limit: usize,
-) -> Result<Vec<(i32, Entry)>> {
-    let partitions: Vec<i32> = match partition {
-        -1 => {
-            let n = client
-                .partition_count(topic)
-                .await
-                .with_context(|| format!("topic {topic:?}: looking up the partition count"))?;
-            (0..n).collect()
-        }
-        p if p >= 0 => vec![p],
-        p => bail!("--partition must be -1 (all partitions) or a partition number, got {p}"),
-    };
-    let mut all: Vec<(i32, Entry)> = Vec::new();
-    for p in partitions {
-        let entries = client
-            .scan(topic, p, range, Some(limit))
-            .await
-            .with_context(|| format!("scan: {}", at(topic, p)))?;
-        all.extend(entries.into_iter().map(|e| (p, e)));
-    }
-    // Each partition is sorted; keys are unique per partition (a key lives in one).
-    all.sort_by(|a, b| a.1.key.cmp(&b.1.key).then(a.0.cmp(&b.0)));
-    all.truncate(limit);
-    Ok(all)
-}
-
-fn print_scan(common: &KvFlags, entries: &[(i32, Entry)]) -> Result<()> {
-    let rows = entries.iter().map(|(p, e)| ScanResult {
+fn print_scan(common: &KvFlags, entries: &[PartitionEntry]) -> Result<()> {
+    let rows = entries.iter().map(|e| ScanResult {
         key: common.key_format.render(&e.key),
         value: common.value_format.render(&e.value),
-        partition: *p,
+        partition: e.partition,
     });
     match common.format {
         OutputFormat::Json => print_json(&rows.collect::<Vec<_>>()),

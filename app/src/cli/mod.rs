@@ -5,6 +5,7 @@ mod conn;
 #[cfg(feature = "dev")]
 mod dev;
 mod kv;
+mod partitions;
 mod profile;
 mod topic;
 mod transfer;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use conn::ConnArgs;
+pub(crate) use partitions::{partition_count, partitions, partitions_for_keys};
 
 use crate::client;
 

@@ -391,11 +391,7 @@ impl Producer<'_> {
                     let n = match self.partition_count {
                         Some(n) => n,
                         None => {
-                            let topic = self.topic;
-                            let n =
-                                self.client.partition_count(topic).await.with_context(|| {
-                                    format!("topic {topic:?}: looking up the partition count")
-                                })?;
+                            let n = super::partition_count(self.client, self.topic).await?;
                             self.partition_count = Some(n);
                             n
                         }
@@ -506,11 +502,7 @@ async fn consume(
         .transpose()
         .map_err(|e| anyhow::anyhow!("-f: {e}"))?;
     let partitions = if partitions.is_empty() {
-        let n = client
-            .partition_count(topic)
-            .await
-            .with_context(|| format!("topic {topic:?}: looking up the partition count"))?;
-        (0..n).collect::<Vec<i32>>()
+        super::partitions(client, topic, -1).await?
     } else {
         partitions
     };

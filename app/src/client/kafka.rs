@@ -65,16 +65,6 @@ pub struct ClusterInfo {
     pub topics: Vec<TopicInfo>,
 }
 
-/// A row of the topics overview: counts and the kvstore flag.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TopicSummary {
-    pub name: String,
-    pub partitions: usize,
-    pub replicas: usize,
-    /// `redpanda.kvstore` is set (to anything but none/false).
-    pub kvstore: bool,
-}
-
 /// Whether configs say the topic is a kvstore topic.
 pub fn is_kvstore(configs: &[ConfigEntry]) -> bool {
     configs.iter().any(|c| {
@@ -547,30 +537,6 @@ impl Client {
                         .unwrap_or_else(|| conn.transport("unknown error"))),
                 };
                 (name, entries)
-            })
-            .collect())
-    }
-
-    /// Every topic with its partition and replica counts and whether it is a
-    /// kvstore topic (Metadata plus one DescribeConfigs), sorted by name.
-    pub async fn topic_summaries(&self) -> Result<Vec<TopicSummary>> {
-        let topics = self.list_topics().await?;
-        let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
-        let configs = self.topics_configs(&names).await?;
-        Ok(topics
-            .into_iter()
-            .map(|t| {
-                let kvstore = configs
-                    .iter()
-                    .find(|(n, _)| *n == t.name)
-                    .and_then(|(_, c)| c.as_ref().ok())
-                    .is_some_and(|c| is_kvstore(c));
-                TopicSummary {
-                    partitions: t.partitions.len(),
-                    replicas: t.replication(),
-                    name: t.name,
-                    kvstore,
-                }
             })
             .collect())
     }

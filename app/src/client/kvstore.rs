@@ -68,6 +68,28 @@ pub fn key_after(key: &[u8]) -> Vec<u8> {
     next
 }
 
+/// The smallest key greater than every key starting with `prefix` (the end
+/// of a prefix scan); `None` when there is none (empty, or all 0xff).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The precondition of a compare-and-swap write of a key that was read as
+/// `base`: `ifMatches` its SHA-256, or `ifExists:false` when it was missing.
+pub fn cas_precondition(base: Option<&[u8]>) -> Precondition {
+    match base {
+        Some(v) => Precondition::if_matches(rpkv_wire::sha256_hex(v)),
+        None => Precondition::if_exists(false),
+    }
+}
+
 fn check_key(key: &[u8]) -> Result<()> {
     if key.len() > MAX_KEY_BYTES {
         return Err(Error::InvalidInput(format!(
@@ -236,6 +258,23 @@ mod tests {
         assert_eq!(key_after(b"a"), b"a\0");
         assert!(key_after(b"a").as_slice() > b"a".as_slice());
         assert!(key_after(b"a").as_slice() < b"a\x01".as_slice());
+    }
+
+    #[test]
+    fn prefix_successor_ends_a_prefix_scan() {
+        assert_eq!(prefix_successor(b"user:"), Some(b"user;".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
+    }
+
+    #[test]
+    fn cas_preconditions_match_the_value_read() {
+        assert_eq!(
+            cas_precondition(Some(b"10")),
+            Precondition::if_matches(rpkv_wire::sha256_hex(b"10"))
+        );
+        assert_eq!(cas_precondition(None), Precondition::if_exists(false));
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! The rpkv client library: kvstore and HTTP Proxy over HTTP (reqwest, rustls),
-//! Kafka admin over the Kafka protocol. Shared by the CLI and the TUI.
+//! Kafka admin over the Kafka protocol. It owns every operation the CLI and
+//! the TUI share, which only call it: scans merged across partitions
+//! ([`Client::scan_merged`], [`Client::scan_merged_page`]), batch gets over
+//! partitions, a key's history, export and import in one JSON-lines format
+//! ([`ExportLine`]), and topic overviews ([`Client::topic_summaries`],
+//! [`Client::topic_listing`]).
 //!
 //! A [`Client`] is cheap to clone (it shares one connection pool) and never
 //! prints: every failure is a typed [`Error`].
@@ -15,10 +20,16 @@
 
 mod config;
 mod error;
+mod history;
 mod http;
 mod kafka;
 mod kvstore;
 mod proxy;
+mod scan;
+#[cfg(test)]
+pub(crate) mod test_broker;
+mod topics;
+mod transfer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,16 +39,25 @@ pub use config::{
     ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, MASK, mask, parse_brokers, redact_url,
 };
 pub use error::{Error, Result};
+pub use history::{HISTORY_RECORD_CAP, HISTORY_VERSION_CAP, KeyHistory, KeyVersion};
 pub use kafka::{
     BrokerInfo, ClusterInfo, ConfigEntry, NewTopic, OffsetSpec, PartitionInfo, PartitionOffsets,
-    TopicInfo, TopicOutcome, TopicSummary, is_kvstore,
+    TopicInfo, TopicOutcome, is_kvstore,
 };
-pub use kvstore::{Lookup, ScanRange, key_after, validate_sha256_hex, write_request};
+pub use kvstore::{
+    Lookup, ScanRange, cas_precondition, key_after, prefix_successor, validate_sha256_hex,
+    write_request,
+};
 pub use proxy::{ConsumedBytes, OutgoingRecord};
 pub use rpkv_wire::kvstore::{Entry, Precondition, WriteRequest};
 pub use rpkv_wire::partitioner::{murmur2, partition_for_key};
 pub use rpkv_wire::proxy::ProduceOffset;
 pub use rpkv_wire::{DEFAULT_SCAN_LIMIT, MAX_KEY_BYTES, MAX_SCAN_LIMIT, sha256_hex};
+pub use scan::{MergedPage, PartitionEntry, PartitionError};
+pub use topics::{TopicListing, TopicSummary};
+pub use transfer::{
+    ExportLine, ImportSummary, ImportTarget, KeyValue, TransferError, batches, read_export,
+};
 
 /// How long [`Client::partition_for_key`] trusts a partition count it looked up.
 const PARTITION_COUNT_TTL: Duration = Duration::from_secs(30);

@@ -1,10 +1,15 @@
-//! How bytes are shown: key/value formats, JSON pretty-printing with
-//! highlighting, text wrapping, hex dumps, sizes, the prefix successor.
+//! How bytes are shown on screen: the key and value format choices (their
+//! parsing and one-line rendering are [`crate::format::ByteFormat`]'s), JSON
+//! pretty-printing with highlighting, text wrapping, hex dumps, sizes.
 
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthChar;
 
 use super::theme::Theme;
+use crate::format::ByteFormat;
+
+pub use crate::client::prefix_successor;
+pub use crate::format::escape_utf8;
 
 /// How keys are shown in the table and typed in commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,33 +28,23 @@ impl KeyFormat {
         }
     }
     pub fn name(self) -> &'static str {
+        self.bytes().name()
+    }
+    /// The library's byte format of this choice.
+    pub fn bytes(self) -> ByteFormat {
         match self {
-            KeyFormat::Utf8 => "utf8",
-            KeyFormat::Hex => "hex",
-            KeyFormat::Base64 => "base64",
+            KeyFormat::Utf8 => ByteFormat::Utf8,
+            KeyFormat::Hex => ByteFormat::Hex,
+            KeyFormat::Base64 => ByteFormat::Base64,
         }
     }
     /// One-line rendering of bytes.
     pub fn render(self, bytes: &[u8]) -> String {
-        match self {
-            KeyFormat::Utf8 => escape_utf8(bytes),
-            KeyFormat::Hex => hex::encode(bytes),
-            KeyFormat::Base64 => rpkv_wire::b64::encode(bytes),
-        }
+        self.bytes().render_line(bytes)
     }
-    /// Parses typed text back to bytes.
+    /// Parses typed text back to bytes (whitespace in hex and base64 ignored).
     pub fn parse(self, text: &str) -> Result<Vec<u8>, String> {
-        match self {
-            KeyFormat::Utf8 => Ok(text.as_bytes().to_vec()),
-            KeyFormat::Hex => {
-                let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-                hex::decode(clean).map_err(|e| format!("not hex: {e}"))
-            }
-            KeyFormat::Base64 => {
-                let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-                rpkv_wire::b64::decode(&clean).map_err(|e| format!("not base64: {e}"))
-            }
-        }
+        self.bytes().parse(text)
     }
 }
 
@@ -120,26 +115,6 @@ pub fn classify(value: &[u8]) -> Kind {
     }
 }
 
-/// UTF-8 with control characters and invalid bytes escaped (`\n`, `\x00`).
-pub fn escape_utf8(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
-}
-
 /// A human size: `12 B`, `3.4 KiB`.
 pub fn size(n: usize) -> String {
     if n < 1024 {
@@ -149,19 +124,6 @@ pub fn size(n: usize) -> String {
     } else {
         format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
     }
-}
-
-/// The smallest key greater than every key starting with `prefix`
-/// (`None` when there is none: empty or all 0xff).
-pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
 }
 
 /// The lines of a value in the given format, wrapped to `width` columns.
@@ -180,7 +142,7 @@ pub fn value_lines(
         },
         ValueFormat::Utf8 => wrap_text(&String::from_utf8_lossy(value), width),
         ValueFormat::Hex => hex_dump(value, theme),
-        ValueFormat::Base64 => wrap_text(&rpkv_wire::b64::encode(value), width),
+        ValueFormat::Base64 => wrap_text(&ByteFormat::Base64.render(value), width),
     }
 }
 
@@ -384,14 +346,6 @@ pub fn timestamp(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tui_prefix_successor() {
-        assert_eq!(prefix_successor(b"user:"), Some(b"user;".to_vec()));
-        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_successor(b"\xff\xff"), None);
-        assert_eq!(prefix_successor(b""), None);
-    }
 
     #[test]
     fn tui_timestamps_are_utc() {

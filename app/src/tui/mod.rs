@@ -62,30 +62,7 @@ pub struct Options {
     pub topic: Option<String>,
 }
 
-/// `$XDG_<var>` or `~/<fallback>`.
-pub fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(v) if !v.is_empty() && std::path::Path::new(&v).is_absolute() => {
-            Some(PathBuf::from(v))
-        }
-        _ => std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .map(|h| PathBuf::from(h).join(fallback)),
-    }
-}
-
-/// `$XDG_STATE_HOME/rpkv/rpkv.log`: where the TUI logs (never the screen).
-pub fn log_path() -> PathBuf {
-    xdg_dir("XDG_STATE_HOME", ".local/state")
-        .unwrap_or_else(std::env::temp_dir)
-        .join("rpkv")
-        .join("rpkv.log")
-}
-
-/// `$XDG_CONFIG_HOME/rpkv/tui.toml`: key bindings.
-pub fn default_keys_file() -> Option<PathBuf> {
-    xdg_dir("XDG_CONFIG_HOME", ".config").map(|d| d.join("rpkv").join("tui.toml"))
-}
+pub use crate::paths::{log_file as log_path, tui_keys_file as default_keys_file, xdg_dir};
 
 /// Sends tracing to the log file. Returns false when a subscriber was
 /// already installed (then nothing changes).
