@@ -17,8 +17,10 @@
 //!   existed at both fetches is in exactly one page. When the page's row
 //!   count changed, the absolute indices after it shift, and so do the
 //!   cursor and the viewport, which stay on the row they were on. If more
-//!   rows than the refetch holds landed in the range, what is known ends
-//!   after that page (the pages after it are dropped, then fetched anew).
+//!   rows than a refetch holds landed in the range, the page splits: after
+//!   the window, what is known ends after the rows that came (the next page
+//!   starts after their last key); before the window, a new page is put
+//!   between those rows and the window, and fetched next.
 //! - **Refresh** ([`ScanView::reload`], after a write or `r`) fetches the page
 //!   holding the cursor again; the rows shown stay until it arrives (and stay,
 //!   marked stale, when it fails). Then the window is that page alone, what
@@ -375,11 +377,11 @@ impl ScanView {
                 if p + 1 != self.first_page {
                     return;
                 }
-                if self.refetched(p, &page) {
-                    // Keep the window contiguous: it restarts at this page.
-                    anchor = self.current().map(|r| (r.key.clone(), r.partition));
-                    self.pages.clear();
+                if self.seen(p) && page.more && !page.rows.is_empty() {
+                    self.split_before_window(p, &page);
+                    return;
                 }
+                self.refetched(p, &page);
                 self.learn(p, &page);
                 self.pages.push_front(page.rows);
                 self.first_page = p;
@@ -401,29 +403,62 @@ impl ScanView {
 
     /// A page seen before came back: shifts what follows by its change in
     /// row count, or, when it overflowed (more rows in its range than it
-    /// holds), forgets what was known after it. True when it overflowed.
-    fn refetched(&mut self, p: usize, page: &Page) -> bool {
+    /// holds; only after the window), forgets what was known after it, so
+    /// the next page starts after its last key.
+    fn refetched(&mut self, p: usize, page: &Page) {
         if !self.seen(p) {
-            return false;
+            return;
         }
         if page.more && !page.rows.is_empty() {
             self.page_starts.truncate(p + 1);
             self.page_offsets.truncate(p + 1);
-            return true;
+            return;
         }
-        let next = self.page_offsets[p + 1];
-        let delta = page.rows.len() as isize - (next - self.page_offsets[p]) as isize;
-        let shift = |x: &mut usize| {
-            if *x >= next {
-                *x = x.saturating_add_signed(delta);
-            }
-        };
-        for o in &mut self.page_offsets[p + 1..] {
+        let delta =
+            page.rows.len() as isize - (self.page_offsets[p + 1] - self.page_offsets[p]) as isize;
+        self.shift_from(p + 1, delta);
+    }
+
+    /// Shifts the indices from page `p` on (and the cursor and viewport when
+    /// they are there) by `delta` rows.
+    fn shift_from(&mut self, p: usize, delta: isize) {
+        let at = self.page_offsets[p];
+        for o in &mut self.page_offsets[p..] {
             *o = o.saturating_add_signed(delta);
         }
-        shift(&mut self.cursor);
-        shift(&mut self.offset);
-        false
+        for x in [&mut self.cursor, &mut self.offset] {
+            if *x >= at {
+                *x = x.saturating_add_signed(delta);
+            }
+        }
+    }
+
+    /// The page before the window overflowed: its range now holds more rows
+    /// than one fetch. It keeps its first page's worth (cut where the key
+    /// changes); a new page, empty so far, is put between it and the window,
+    /// starting after the last key kept, and is fetched next. (The rows are
+    /// not loaded: they do not reach the window.)
+    fn split_before_window(&mut self, p: usize, page: &Page) {
+        let rows = &page.rows;
+        let cut = if rows.len() <= PAGE_SIZE {
+            rows.len()
+        } else {
+            let last = &rows[PAGE_SIZE - 1].key;
+            PAGE_SIZE
+                + rows[PAGE_SIZE..]
+                    .iter()
+                    .take_while(|r| r.key == *last)
+                    .count()
+        };
+        let Some(last) = rows.get(cut.wrapping_sub(1)) else {
+            return;
+        };
+        let start = self.page_offsets[p] + cut;
+        let delta = start as isize - self.page_offsets[p + 1] as isize;
+        self.shift_from(p + 1, delta);
+        self.page_starts.insert(p + 1, Some(key_after(&last.key)));
+        self.page_offsets.insert(p + 1, start);
+        self.first_page += 1;
     }
 
     /// Records a new page's row count and where the one after it starts.
