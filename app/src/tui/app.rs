@@ -6,16 +6,21 @@
 //! editor, OSC 52, start the dev broker, switch profile). So App's logic is
 //! tested without a broker: keys in, `Out`s out, replies fed back in.
 //!
-//! The parts: navigation and scans here; `:` commands in [`commands`]; reply
-//! handling in [`replies`]; starting edits, deletes and history in [`edits`];
-//! what a popup's outcome does in [`popup_keys`] (the popups themselves, with
-//! their keys and drawing, are in [`super::popups`]); the mouse in [`mouse`].
+//! The parts: normal-mode actions in [`actions`]; moving around in
+//! [`navigate`]; scans in [`scans`]; `:` commands in [`commands`]; reply
+//! handling in [`replies`]; starting edits, deletes and history in
+//! [`edits`]; what a popup's outcome does in [`popup_keys`] (the popups
+//! themselves, with their keys and drawing, are in [`super::popups`]); the
+//! mouse in [`mouse`].
 
+mod actions;
 mod commands;
 mod edits;
 mod mouse;
+mod navigate;
 mod popup_keys;
 mod replies;
+mod scans;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,14 +28,13 @@ use std::path::PathBuf;
 use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseEventKind};
 use ratatui::layout::Rect;
 
-use crate::client::{Error, ScanRange, sha256_hex};
+use crate::client::{Error, sha256_hex};
 
-use super::action::Action;
 use super::backend::{Request, TopicRow};
-use super::fmt::{KeyFormat, ValueFormat, prefix_successor};
+use super::fmt::{KeyFormat, ValueFormat};
 use super::keymap::Keymap;
-use super::popups::{HelpPopup, InputKind, InputPopup, Popup, ReviewPopup};
-use super::scan::{ScanView, Source, Want};
+use super::popups::{Popup, ReviewPopup};
+use super::scan::{ScanView, Want};
 use super::theme::Theme;
 
 pub use replies::short_error;
@@ -522,309 +526,6 @@ impl App {
         if let Some(action) = self.keymap.action(&key) {
             self.message = None;
             self.update(action);
-        }
-    }
-
-    /// Applies one action (normal mode).
-    pub fn update(&mut self, action: Action) {
-        match action {
-            Action::Quit => self.quit = true,
-            Action::Up => self.move_by(-1),
-            Action::Down => self.move_by(1),
-            Action::PageUp => self.move_by(-(self.table_height.max(2) as isize - 1)),
-            Action::PageDown => self.move_by(self.table_height.max(2) as isize - 1),
-            Action::Top => self.jump_edge(true),
-            Action::Bottom => self.jump_edge(false),
-            Action::Open => self.open(),
-            Action::Back => self.back(),
-            Action::NextPane => self.focus = self.focus.next(),
-            Action::PrevPane => self.focus = self.focus.prev(),
-            Action::Help => self.popup = Some(Popup::Help(HelpPopup::default())),
-            Action::Command => self.prompt(InputKind::Command),
-            Action::Filter => {
-                if self.scan.is_none() {
-                    self.info("open a topic first");
-                } else {
-                    self.prompt(InputKind::Filter);
-                }
-            }
-            Action::Refresh => self.refresh(),
-            Action::KeyFormat => {
-                self.key_format = self.key_format.next();
-                self.info(format!("keys shown as {}", self.key_format.name()));
-            }
-            Action::ValueFormat => {
-                self.value_format = self.value_format.next();
-                self.value_scroll = 0;
-                self.info(format!("values shown as {}", self.value_format.name()));
-            }
-            Action::Edit
-            | Action::EditExternal
-            | Action::NewKey
-            | Action::Delete
-            | Action::BatchDelete
-            | Action::History
-                if self.write_in_flight() => {}
-            Action::Edit => self.begin_edit(false),
-            Action::EditExternal => self.begin_edit(true),
-            Action::NewKey => {
-                if self.refuse_write() || self.scan.is_none() {
-                    if self.scan.is_none() {
-                        self.info("open a topic first");
-                    }
-                    return;
-                }
-                self.prompt(InputKind::NewKey);
-            }
-            Action::Delete => self.begin_delete(),
-            Action::Select => self.toggle_mark(),
-            Action::BatchDelete => self.begin_batch_delete(),
-            Action::History => self.begin_history(),
-            Action::Copy => match self.scan.as_ref().and_then(ScanView::current) {
-                Some(r) => {
-                    let n = r.value.len();
-                    let value = r.value.clone();
-                    self.effect(Effect::Copy(value));
-                    self.info(format!(
-                        "copied {} to the clipboard (OSC 52)",
-                        super::fmt::size(n)
-                    ));
-                }
-                None => self.info("no value to copy"),
-            },
-            Action::Export => self.begin_export(),
-        }
-    }
-
-    fn prompt(&mut self, kind: InputKind) {
-        self.popup = Some(Popup::Input(InputPopup::new(kind)));
-    }
-
-    fn move_by(&mut self, delta: isize) {
-        match self.focus {
-            Focus::Topics => {
-                let n = self.topics.len();
-                if n > 0 {
-                    self.topic_cursor =
-                        (self.topic_cursor as isize + delta).clamp(0, n as isize - 1) as usize;
-                }
-            }
-            Focus::Partitions => {
-                let n = self.partition_rows();
-                if n > 0 {
-                    self.partition_cursor =
-                        (self.partition_cursor as isize + delta).clamp(0, n as isize - 1) as usize;
-                }
-            }
-            Focus::Scan => {
-                if let Some(s) = &mut self.scan {
-                    let before = s.cursor;
-                    s.move_by(delta);
-                    if s.cursor != before {
-                        self.value_scroll = 0;
-                    }
-                }
-                self.after_cursor_move();
-            }
-            Focus::Value => {
-                self.value_scroll = (self.value_scroll as isize + delta).max(0) as usize;
-            }
-        }
-    }
-
-    fn jump_edge(&mut self, top: bool) {
-        match self.focus {
-            Focus::Topics => {
-                self.topic_cursor = if top {
-                    0
-                } else {
-                    self.topics.len().saturating_sub(1)
-                }
-            }
-            Focus::Partitions => {
-                self.partition_cursor = if top {
-                    0
-                } else {
-                    self.partition_rows().saturating_sub(1)
-                }
-            }
-            Focus::Scan => {
-                if let Some(s) = &mut self.scan {
-                    if top { s.to_top() } else { s.to_bottom() }
-                }
-                self.value_scroll = 0;
-                self.after_cursor_move();
-            }
-            Focus::Value => self.value_scroll = 0,
-        }
-    }
-
-    fn open(&mut self) {
-        match self.focus {
-            Focus::Topics => {
-                if let Some(t) = self.selected_topic().cloned() {
-                    self.partition_cursor = 0;
-                    self.open_topic(&t, None);
-                }
-            }
-            Focus::Partitions => {
-                if let Some(t) = self.selected_topic().cloned() {
-                    let p = self.partition_cursor.checked_sub(1).map(|p| p as i32);
-                    self.open_topic(&t, p);
-                }
-            }
-            Focus::Scan => {
-                if self.scan.as_ref().and_then(ScanView::current).is_some() {
-                    self.focus = Focus::Value;
-                }
-            }
-            Focus::Value => {}
-        }
-    }
-
-    /// Esc: cancels what runs (a cancelled write goes back to its review),
-    /// else steps back a pane or clears the filter.
-    fn back(&mut self) {
-        if self.busy() {
-            let writing = self.writing.take();
-            self.cancel_all();
-            match writing {
-                Some((_, pending)) => {
-                    self.info("write cancelled");
-                    self.back_to_review(
-                        pending,
-                        "write cancelled (it may have been applied; the precondition makes writing again safe)".into(),
-                    )
-                }
-                None => self.info("cancelled"),
-            }
-            return;
-        }
-        match self.focus {
-            Focus::Value => self.focus = Focus::Scan,
-            Focus::Scan => {
-                if self.scan.as_ref().is_some_and(|s| s.prefix.is_some()) {
-                    self.set_filter(Vec::new());
-                } else {
-                    self.focus = Focus::Partitions;
-                }
-            }
-            Focus::Partitions => self.focus = Focus::Topics,
-            Focus::Topics => {
-                let q = self.keymap.hint(Action::Quit);
-                self.info(format!("press {q} to quit"));
-            }
-        }
-    }
-
-    // ----- scans -----
-
-    fn next_generation(&mut self) -> u64 {
-        self.generation += 1;
-        self.generation
-    }
-
-    /// Opens a topic: one partition, or all partitions merged by key.
-    pub fn open_topic(&mut self, topic: &TopicRow, partition: Option<i32>) {
-        if topic.kvstore == Some(false) {
-            self.error(format!(
-                "{} is not a kvstore topic (redpanda.kvstore is off): nothing to scan",
-                topic.name
-            ));
-            return;
-        }
-        let n = topic.partitions.unwrap_or(1).max(1);
-        let (partitions, all) = match partition {
-            Some(p) => (vec![p], false),
-            None if n == 1 => (vec![0], false),
-            None => ((0..n).collect(), true),
-        };
-        if let Some(i) = self.topics.iter().position(|t| t.name == topic.name) {
-            self.topic_cursor = i;
-        }
-        self.partition_cursor = partition.map_or(0, |p| p as usize + 1);
-        let generation = self.next_generation();
-        self.cancel_pages();
-        self.scan = Some(ScanView::new(
-            topic.name.clone(),
-            partitions,
-            all,
-            ScanRange::default(),
-            generation,
-        ));
-        self.focus = Focus::Scan;
-        self.value_scroll = 0;
-        self.fetch_pages();
-    }
-
-    /// Asks for the page the cursor needs, if any.
-    fn fetch_pages(&mut self) {
-        let Some(s) = &mut self.scan else { return };
-        let Some((want, range, limit)) = s.wanted() else {
-            return;
-        };
-        s.loading = Some(want);
-        let req = Request::Page {
-            generation: s.generation,
-            page: want.page(),
-            topic: s.topic.clone(),
-            partitions: s.partitions.clone(),
-            range,
-            limit,
-        };
-        let id = self.request(req);
-        self.page_requests.insert(id, want);
-    }
-
-    fn after_cursor_move(&mut self) {
-        let h = self.table_height;
-        if let Some(s) = &mut self.scan {
-            s.scroll_into_view(h);
-        }
-        self.fetch_pages();
-    }
-
-    fn refresh(&mut self) {
-        self.request(Request::Topics);
-        self.reload_scan();
-        self.info("refreshing");
-    }
-
-    fn reload_scan(&mut self) {
-        let generation = self.next_generation();
-        self.cancel_pages();
-        if let Some(s) = &mut self.scan {
-            if s.source == Source::Keys {
-                return;
-            }
-            s.reload(generation);
-        }
-        self.fetch_pages();
-    }
-
-    /// Shows the keys from `start` to `end` (each `None`: open).
-    fn set_range(&mut self, range: ScanRange, prefix: Option<Vec<u8>>) {
-        let generation = self.next_generation();
-        self.cancel_pages();
-        let Some(s) = &mut self.scan else { return };
-        s.source = Source::Scan;
-        s.range = range;
-        s.prefix = prefix;
-        s.restart(generation);
-        self.focus = Focus::Scan;
-        self.value_scroll = 0;
-        self.fetch_pages();
-    }
-
-    fn set_filter(&mut self, prefix: Vec<u8>) {
-        if prefix.is_empty() {
-            self.set_range(ScanRange::default(), None);
-        } else {
-            let range = ScanRange {
-                start: Some(prefix.clone()),
-                end: prefix_successor(&prefix),
-            };
-            self.set_range(range, Some(prefix));
         }
     }
 }

@@ -61,16 +61,13 @@ impl App {
                         self.popup = Some(Popup::History(p));
                         return;
                     }
-                    match p.restore(self.value_format) {
-                        Ok(pending) => {
-                            self.popup = Some(Popup::Review(ReviewPopup::new(pending)));
+                    if let Some(why) = p.why_not_restore() {
+                        if let Some(why) = why {
+                            self.info(why);
                         }
-                        Err((p, why)) => {
-                            if let Some(why) = why {
-                                self.info(why);
-                            }
-                            self.popup = Some(Popup::History(p));
-                        }
+                        self.popup = Some(Popup::History(p));
+                    } else if let Some(pending) = p.restore(self.value_format) {
+                        self.popup = Some(Popup::Review(ReviewPopup::new(pending)));
                     }
                 }
             },

@@ -73,20 +73,26 @@ impl HistoryPopup {
             .and_then(|h| h.versions.iter().rev().nth(self.cursor))
     }
 
-    /// The change that restores the selected version, or the popup back with
-    /// why not (`None`: nothing selected).
-    pub fn restore(self, vf: ValueFormat) -> Result<Pending, (Self, Option<&'static str>)> {
-        let Some(v) = self.selected().cloned() else {
-            return Err((self, None));
+    /// Why the selected version cannot be restored: `Some(None)` when
+    /// nothing is selected, `Some(Some(why))` when it is the current value.
+    pub fn why_not_restore(&self) -> Option<Option<&'static str>> {
+        let Some(v) = self.selected() else {
+            return Some(None);
         };
         if v.value.is_none() && self.current.is_none() {
-            return Err((self, Some("the key is already deleted")));
+            return Some(Some("the key is already deleted"));
         }
         if v.value == self.current {
-            return Err((self, Some("that version is the current value")));
+            return Some(Some("that version is the current value"));
         }
+        None
+    }
+
+    /// The change that restores the selected version (read as `current`).
+    pub fn restore(self, vf: ValueFormat) -> Option<Pending> {
+        let v = self.selected().cloned()?;
         let edit_format = vf.edit_format(v.value.as_deref().unwrap_or_default());
-        Ok(Pending {
+        Some(Pending {
             topic: self.topic,
             partition: self.partition,
             key: self.key,

@@ -64,11 +64,8 @@ impl InputPopup {
             Some(PopupAction::InputCancel) => return InputOutcome::Close,
             Some(_) => self.text.clear(),
             None => match key.code {
-                KeyCode::Backspace => {
-                    if self.text.pop().is_none() {
-                        return InputOutcome::Close;
-                    }
-                }
+                // Deletes a character; on an empty prompt, closes it.
+                KeyCode::Backspace if self.text.pop().is_none() => return InputOutcome::Close,
                 KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
                     self.text.push(c)
                 }
