@@ -26,6 +26,8 @@ pub mod offsets;
 pub mod registry;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_tests;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
