@@ -312,3 +312,49 @@ async fn every_group_api_at_every_version() {
     }
     f.stop.send_replace(true);
 }
+
+#[tokio::test]
+async fn offsets_of_a_deleted_topic_are_gone_even_if_it_comes_back() {
+    let f = fixture();
+    let state = &f.state;
+    let config = crate::config::TopicConfig::default;
+    state.store.create_topic("t", 1, config()).await.unwrap();
+    let mut part = OffsetCommitRequestPartition::default();
+    part.committed_offset = 5;
+    let mut ct = OffsetCommitRequestTopic::default();
+    ct.name = TopicName(s("t"));
+    ct.partitions = vec![part];
+    let mut commit = OffsetCommitRequest::default();
+    commit.group_id = GroupId(s("solo"));
+    commit.generation_id_or_member_epoch = -1;
+    commit.topics = vec![ct];
+    let r: OffsetCommitResponse = call(state, ApiKey::OffsetCommit, 8, &commit).await;
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    let fetch_all = || {
+        let mut g = OffsetFetchRequestGroup::default();
+        g.group_id = GroupId(s("solo"));
+        g.topics = None;
+        let mut req = OffsetFetchRequest::default();
+        req.groups = vec![g];
+        req
+    };
+    let r: OffsetFetchResponse = call(state, ApiKey::OffsetFetch, 8, &fetch_all()).await;
+    assert_eq!(r.groups[0].topics[0].partitions[0].committed_offset, 5);
+
+    // Deleted and created again (a new topic id), with no hook called.
+    state.store.delete_topic("t").await.unwrap();
+    state.store.create_topic("t", 1, config()).await.unwrap();
+    let r: OffsetFetchResponse = call(state, ApiKey::OffsetFetch, 8, &fetch_all()).await;
+    assert!(r.groups[0].topics.is_empty(), "{r:?}");
+    let mut t = OffsetFetchRequestTopic::default();
+    t.name = TopicName(s("t"));
+    t.partition_indexes = vec![0];
+    let mut req = OffsetFetchRequest::default();
+    req.group_id = GroupId(s("solo"));
+    req.topics = Some(vec![t]);
+    let r: OffsetFetchResponse = call(state, ApiKey::OffsetFetch, 5, &req).await;
+    assert_eq!(r.topics[0].partitions[0].committed_offset, -1);
+    // The sweep drops them from the store.
+    state.groups.sweep(&state.store).await;
+    assert!(state.groups.committed_all("solo").is_empty());
+}
