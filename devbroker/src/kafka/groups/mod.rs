@@ -6,6 +6,7 @@
 //!   and SyncGroup answers, writes offsets, and runs the timer task;
 //! - [`group`]: one group's state machine (Empty, PreparingRebalance,
 //!   CompletingRebalance, Stable; Dead once deleted);
+//! - [`member`]: a member, and the answers held requests wait for;
 //! - [`membership`]: JoinGroup, SyncGroup, Heartbeat, LeaveGroup;
 //! - [`admin`]: commit checks, ListGroups, DescribeGroups, DeleteGroups,
 //!   OffsetDelete;
@@ -20,7 +21,10 @@
 //! the join, or on another one.
 
 pub mod admin;
+#[cfg(test)]
+mod coordinator_tests;
 pub mod group;
+pub mod member;
 pub mod membership;
 pub mod offsets;
 pub mod registry;
