@@ -1,6 +1,7 @@
 //! Consumer groups on the Kafka listener with real clients: kafka-python
 //! group members (split, rebalance on join, expiry of a killed member,
-//! committed offsets) and kcat's balanced consumer (librdkafka).
+//! committed offsets) and kcat's balanced consumer (librdkafka: eager and
+//! cooperative assignment, a static member restarting).
 
 mod kafka_common;
 
@@ -280,5 +281,27 @@ fn kcat_balanced_consumers_read_everything_once() {
         kcat_group(&a, "eager", &[]).len(),
         3,
         "only the new records"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_static_member_restarting_takes_its_place_without_a_rebalance() {
+    let b = Broker::start(&["--topic", "orders:3"]).unwrap();
+    let a = addr(&b);
+    produce(&a, "orders", 12);
+    let static_member = ["-X", "group.instance.id=instance-1"];
+    assert_eq!(kcat_group(&a, "static", &static_member).len(), 12);
+    assert_eq!(
+        metric(&b, "devbroker_kafka_group_rebalances_total").await,
+        1.0
+    );
+    // A static member leaves no LeaveGroup behind: it is still a member.
+    assert_eq!(metric(&b, "devbroker_kafka_group_members").await, 1.0);
+    produce(&a, "orders", 3);
+    assert_eq!(kcat_group(&a, "static", &static_member).len(), 3);
+    assert_eq!(
+        metric(&b, "devbroker_kafka_group_rebalances_total").await,
+        1.0,
+        "the restarted member took the old one's place without a rebalance"
     );
 }
