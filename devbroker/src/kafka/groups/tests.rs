@@ -616,3 +616,38 @@ fn idle_empty_groups_without_offsets_are_swept() {
     assert!(r.get("with-offsets").is_some());
     assert_eq!(m.groups.groups.with_label_values(&["Empty"]).get(), 1);
 }
+
+#[test]
+fn a_member_that_never_syncs_is_removed_after_the_rebalance_timeout() {
+    let (mut r, _) = registry();
+    let t0 = Instant::now();
+    let long_session = |member: &str| JoinParams {
+        session_timeout: Duration::from_secs(60),
+        rebalance_timeout: Duration::from_secs(5),
+        require_known_member_id: false,
+        ..params(member, &["range"])
+    };
+    let mut ja = held(r.join(t0, long_session("")));
+    let mut jb = held(r.join(t0, long_session("")));
+    r.tick(t0 + Duration::from_secs(1));
+    let (ra, rb) = (answered(&mut ja), answered(&mut jb));
+    let (leader, follower) = if ra.leader == ra.member_id {
+        (ra.member_id, rb.member_id)
+    } else {
+        (rb.member_id, ra.member_id)
+    };
+    // The answer got lost: the same join again gets the same generation at once.
+    let again = ready(r.join(t0, long_session(&follower)));
+    assert_eq!((again.error, again.generation), (None, 1));
+    let _ = ready_or_held(sync(&mut r, t0, &leader, 1, &[]));
+    assert_eq!(state(&r), GroupState::Stable);
+    r.tick(t0 + Duration::from_secs(5));
+    assert_eq!(state(&r), GroupState::Stable, "not yet");
+    r.tick(t0 + Duration::from_secs(6));
+    assert_eq!(state(&r), GroupState::PreparingRebalance);
+    assert_eq!(
+        r.heartbeat(t0 + Duration::from_secs(6), "g", 1, &follower, None),
+        Err(E::UnknownMemberId),
+        "the member that never synced is out"
+    );
+}
