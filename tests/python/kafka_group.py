@@ -9,6 +9,10 @@
   kafka_group.py standalone ADDR TOPIC GROUP COUNT
       Without joining (assign(), generation -1): reads COUNT records from
       the committed offsets, else the beginning, and commits.
+  kafka_group.py admin ADDR GROUP
+      With KafkaAdminClient: prints {"listed": [[group, protocol_type]...],
+      "state": ..., "members": N, "offsets": {"topic/partition": offset},
+      "deleted": error name or null} (the group is deleted last).
   kafka_group.py committed ADDR TOPIC GROUP
       Prints {"committed": {partition: offset or null}} without joining.
 """
@@ -86,6 +90,27 @@ def standalone(addr, topic, group, count):
     out({"records": got})
 
 
+def admin(addr, group):
+    from kafka import KafkaAdminClient
+
+    a = KafkaAdminClient(bootstrap_servers=addr, client_id="kafka-group-test-admin")
+    listed = sorted([g[0], g[1]] for g in a.list_consumer_groups())
+    described = a.describe_consumer_groups([group])[0]
+    offsets = {
+        "%s/%d" % (tp.topic, tp.partition): om.offset
+        for tp, om in a.list_consumer_group_offsets(group).items()
+    }
+    deleted = a.delete_consumer_groups([group])[0][1]
+    a.close()
+    out({
+        "listed": listed,
+        "state": described.state,
+        "members": len(described.members),
+        "offsets": offsets,
+        "deleted": None if deleted.errno == 0 else type(deleted).__name__,
+    })
+
+
 def committed(addr, topic, group):
     c = consumer(addr, group)
     parts = c.partitions_for_topic(topic) or set()
@@ -96,4 +121,5 @@ def committed(addr, topic, group):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"member": member, "consume": consume, "standalone": standalone, "committed": committed}[cmd](*args)
+    {"member": member, "consume": consume, "standalone": standalone,
+     "admin": admin, "committed": committed}[cmd](*args)

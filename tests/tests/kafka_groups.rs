@@ -1,6 +1,6 @@
 //! Consumer groups on the Kafka listener with real clients: kafka-python
 //! group members (split, rebalance on join, expiry of a killed member,
-//! committed offsets) and kcat's balanced consumer (librdkafka: eager and
+//! committed offsets, the admin client's group calls) and kcat's balanced consumer (librdkafka: eager and
 //! cooperative assignment, a static member restarting).
 
 mod kafka_common;
@@ -220,6 +220,33 @@ fn committed_offsets_resume_exactly_in_a_group_and_standalone() {
         .map(|v| v.as_i64().expect("an offset for every partition"))
         .sum();
     assert_eq!(sum, 20, "{committed}");
+
+    // kafka-python's admin client: ListGroups, DescribeGroups, OffsetFetch, DeleteGroups.
+    let admin = python("kafka_group.py", &["admin", &a, "g"]);
+    assert_eq!(
+        admin["listed"],
+        serde_json::json!([["g", "consumer"]]),
+        "{admin}"
+    );
+    assert_eq!(admin["state"], "Empty", "{admin}");
+    assert_eq!(admin["members"], 0);
+    let total: i64 = admin["offsets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_i64)
+        .sum();
+    assert_eq!(total, 20, "{admin}");
+    assert_eq!(admin["deleted"], Value::Null, "{admin}");
+    let gone = python("kafka_group.py", &["committed", &a, "orders", "g"]);
+    assert!(
+        gone["committed"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(Value::is_null),
+        "a deleted group has no offsets: {gone}"
+    );
 
     // A consumer that does not join (generation -1) commits too.
     let solo = records(&python(
