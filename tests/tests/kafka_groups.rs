@@ -1,7 +1,8 @@
 //! Consumer groups on the Kafka listener with real clients: kafka-python
 //! group members (split, rebalance on join, expiry of a killed member,
-//! committed offsets, the admin client's group calls) and kcat's balanced consumer (librdkafka: eager and
-//! cooperative assignment, a static member restarting).
+//! committed offsets, the admin client's group calls) and kcat's balanced
+//! consumer (librdkafka: eager and cooperative assignment, a static member
+//! restarting).
 
 mod kafka_common;
 
