@@ -130,7 +130,9 @@ impl Registry {
                 GroupState::PreparingRebalance => ready(E::RebalanceInProgress),
                 GroupState::Stable => {
                     synced(g, &p.member_id);
-                    let m = &mut g.members.get_mut(&p.member_id).expect("validated");
+                    let Some(m) = g.members.get_mut(&p.member_id) else {
+                        return ready(E::UnknownMemberId);
+                    };
                     m.touch(now);
                     let assignment = m.assignment.clone();
                     Pending::Ready(sync_ok(g, assignment))
@@ -138,7 +140,9 @@ impl Registry {
                 GroupState::CompletingRebalance => {
                     synced(g, &p.member_id);
                     let (tx, rx) = oneshot::channel();
-                    let m = g.members.get_mut(&p.member_id).expect("validated");
+                    let Some(m) = g.members.get_mut(&p.member_id) else {
+                        return ready(E::UnknownMemberId);
+                    };
                     m.touch(now);
                     m.answer_sync(SyncResult::error(E::RebalanceInProgress));
                     m.sync_waiter = Some(tx);
