@@ -20,6 +20,60 @@ pub struct Metrics {
     pub storage_latency: crate::storage::Latency,
     /// Tiered storage (see `tier`).
     pub tier: TierMetrics,
+    /// The Kafka group coordinator (see `kafka::groups`).
+    pub groups: GroupMetrics,
+}
+
+/// Metrics of the Kafka group coordinator.
+pub struct GroupMetrics {
+    /// Groups by state (`Empty`, `PreparingRebalance`, `CompletingRebalance`, `Stable`).
+    pub groups: IntGaugeVec,
+    pub members: IntGauge,
+    pub rebalances: IntCounter,
+    pub offset_commits: IntCounter,
+}
+
+impl GroupMetrics {
+    fn new() -> Self {
+        let m = GroupMetrics {
+            groups: IntGaugeVec::new(
+                Opts::new("kafka_groups", "Kafka consumer groups by state"),
+                &["state"],
+            )
+            .expect("valid metric"),
+            members: IntGauge::new("kafka_group_members", "Members of Kafka consumer groups")
+                .expect("valid metric"),
+            rebalances: IntCounter::new(
+                "kafka_group_rebalances_total",
+                "Rebalances started (a group entering PreparingRebalance)",
+            )
+            .expect("valid metric"),
+            offset_commits: IntCounter::new(
+                "kafka_offset_commits_total",
+                "Partition offsets committed by OffsetCommit",
+            )
+            .expect("valid metric"),
+        };
+        // Every state is exported from the start, at 0.
+        for state in [
+            "Empty",
+            "PreparingRebalance",
+            "CompletingRebalance",
+            "Stable",
+        ] {
+            m.groups.with_label_values(&[state]).set(0);
+        }
+        m
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.groups.clone()),
+            Box::new(self.members.clone()),
+            Box::new(self.rebalances.clone()),
+            Box::new(self.offset_commits.clone()),
+        ]
+    }
 }
 
 /// Metrics of the tier uploader.
@@ -141,6 +195,7 @@ impl Metrics {
             .expect("valid metric"),
             storage_latency: crate::storage::Latency::new(),
             tier: TierMetrics::new(),
+            groups: GroupMetrics::new(),
             registry,
         };
         for c in [
@@ -156,6 +211,7 @@ impl Metrics {
         .into_iter()
         .chain(m.storage_latency.collectors())
         .chain(m.tier.collectors())
+        .chain(m.groups.collectors())
         {
             m.registry.register(c).expect("metric names are unique");
         }

@@ -4,14 +4,18 @@
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
-    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeConfigsRequest, FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
-    ListOffsetsRequest, MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
+    DeleteTopicsRequest, DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest,
+    FindCoordinatorRequest, HeartbeatRequest, IncrementalAlterConfigsRequest,
+    InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
+    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest,
+    OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use super::KafkaState;
-use super::handlers::{admin, configs, fetch, meta, offsets, produce};
+use super::handlers::groups::Client;
+use super::handlers::{admin, configs, fetch, group_offsets, groups, meta, offsets, produce};
 
 /// What to send back.
 #[derive(Debug)]
@@ -56,6 +60,19 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::AlterConfigs, 0, 2),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
+    // The group coordinator (see `groups`): every version the codecs have,
+    // but OffsetCommit and OffsetFetch v10 (topic ids instead of names).
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// The supported version range of an API key, if any.
@@ -103,8 +120,17 @@ pub fn encode_response<R: Encodable>(
     Ok(out.freeze())
 }
 
-/// Handles one request frame.
-pub async fn handle_frame(state: &KafkaState, mut frame: Bytes) -> Result<Outcome, FrameError> {
+/// Handles one request frame from an unknown peer.
+pub async fn handle_frame(state: &KafkaState, frame: Bytes) -> Result<Outcome, FrameError> {
+    handle_frame_from(state, frame, None).await
+}
+
+/// Handles one request frame from `peer` (DescribeGroups shows members' hosts).
+pub async fn handle_frame_from(
+    state: &KafkaState,
+    mut frame: Bytes,
+    peer: Option<std::net::SocketAddr>,
+) -> Result<Outcome, FrameError> {
     if frame.len() < 8 {
         return Err(FrameError::TooShort(frame.len()));
     }
@@ -195,6 +221,64 @@ pub async fn handle_frame(state: &KafkaState, mut frame: Bytes) -> Result<Outcom
         ApiKey::ListOffsets => {
             let req: ListOffsetsRequest = decode(&mut frame, api, version)?;
             let resp = offsets::list_offsets(state, req).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::FindCoordinator => {
+            let req: FindCoordinatorRequest = decode(&mut frame, api, version)?;
+            let resp = groups::find_coordinator(state, req, version);
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::JoinGroup => {
+            let req: JoinGroupRequest = decode(&mut frame, api, version)?;
+            let client = Client {
+                client_id: header.client_id.as_deref().unwrap_or_default().to_string(),
+                host: peer.map(|p| format!("/{}", p.ip())).unwrap_or_default(),
+            };
+            let resp = groups::join_group(state, req, version, &client).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::SyncGroup => {
+            let req: SyncGroupRequest = decode(&mut frame, api, version)?;
+            let resp = groups::sync_group(state, req, version).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::Heartbeat => {
+            let req: HeartbeatRequest = decode(&mut frame, api, version)?;
+            encode_response(api, version, rh, cid, &groups::heartbeat(state, req))
+        }
+        ApiKey::LeaveGroup => {
+            let req: LeaveGroupRequest = decode(&mut frame, api, version)?;
+            let resp = groups::leave_group(state, req, version);
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::ListGroups => {
+            let req: ListGroupsRequest = decode(&mut frame, api, version)?;
+            let resp = groups::list_groups(state, req, version);
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::DescribeGroups => {
+            let req: DescribeGroupsRequest = decode(&mut frame, api, version)?;
+            let resp = groups::describe_groups(state, req, version);
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::DeleteGroups => {
+            let req: DeleteGroupsRequest = decode(&mut frame, api, version)?;
+            let resp = groups::delete_groups(state, req).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::OffsetCommit => {
+            let req: OffsetCommitRequest = decode(&mut frame, api, version)?;
+            let resp = group_offsets::offset_commit(state, req, version).await;
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::OffsetFetch => {
+            let req: OffsetFetchRequest = decode(&mut frame, api, version)?;
+            let resp = group_offsets::offset_fetch(state, req, version);
+            encode_response(api, version, rh, cid, &resp)
+        }
+        ApiKey::OffsetDelete => {
+            let req: OffsetDeleteRequest = decode(&mut frame, api, version)?;
+            let resp = group_offsets::offset_delete(state, req).await;
             encode_response(api, version, rh, cid, &resp)
         }
         _ => return Err(unsupported),

@@ -18,7 +18,8 @@ use super::KafkaListener;
 use super::dispatch::{SUPPORTED, handle_frame};
 use super::tests::{Fixture, batch, fixture, frame, produce_req};
 
-/// Cases per property (two properties: random frames and mutated valid frames).
+/// Cases per property (two properties: random frames and mutated valid frames;
+/// the group APIs are among the valid frames).
 const CASES: u32 = 2_000;
 
 struct World {
@@ -119,6 +120,96 @@ fn valid_frames() -> Vec<Bytes> {
     req.replica_id = BrokerId(-1);
     req.topics = vec![lt];
     out.push(frame(ApiKey::ListOffsets, 5, &req));
+    out.extend(group_frames());
+    out
+}
+
+/// One valid frame of each group API (several versions of the batched ones).
+fn group_frames() -> Vec<Bytes> {
+    let group = || GroupId(s("fz-group"));
+    let mut out = Vec::new();
+    let mut fc = FindCoordinatorRequest::default();
+    fc.key = s("fz-group");
+    out.push(frame(ApiKey::FindCoordinator, 2, &fc));
+    fc.key = s("");
+    fc.coordinator_keys = vec![s("fz-group"), s("other")];
+    out.push(frame(ApiKey::FindCoordinator, 4, &fc));
+    let mut p = join_group_request::JoinGroupRequestProtocol::default();
+    p.name = s("range");
+    p.metadata = Bytes::from_static(&[0, 0, 0, 0, 0, 1, 0, 2, b'f', b'z', 0xff, 0xff, 0xff, 0xff]);
+    let mut join = JoinGroupRequest::default();
+    join.group_id = group();
+    join.session_timeout_ms = 10_000;
+    join.rebalance_timeout_ms = 10_000;
+    join.protocol_type = s("consumer");
+    join.protocols = vec![p];
+    out.push(frame(ApiKey::JoinGroup, 3, &join));
+    join.group_instance_id = Some(s("fz-instance"));
+    out.push(frame(ApiKey::JoinGroup, 5, &join));
+    out.push(frame(ApiKey::JoinGroup, 9, &join));
+    let mut a = sync_group_request::SyncGroupRequestAssignment::default();
+    a.member_id = s("m");
+    a.assignment = Bytes::from_static(b"assignment");
+    let mut sync = SyncGroupRequest::default();
+    sync.group_id = group();
+    sync.generation_id = 1;
+    sync.member_id = s("m");
+    sync.assignments = vec![a];
+    out.push(frame(ApiKey::SyncGroup, 3, &sync));
+    let mut hb = HeartbeatRequest::default();
+    hb.group_id = group();
+    hb.member_id = s("m");
+    out.push(frame(ApiKey::Heartbeat, 4, &hb));
+    let mut leave = LeaveGroupRequest::default();
+    leave.group_id = group();
+    leave.member_id = s("m");
+    out.push(frame(ApiKey::LeaveGroup, 1, &leave));
+    let mut who = leave_group_request::MemberIdentity::default();
+    who.group_instance_id = Some(s("fz-instance"));
+    leave.member_id = s("");
+    leave.members = vec![who];
+    out.push(frame(ApiKey::LeaveGroup, 5, &leave));
+    let mut cp = offset_commit_request::OffsetCommitRequestPartition::default();
+    cp.committed_offset = 3;
+    let mut ct = offset_commit_request::OffsetCommitRequestTopic::default();
+    ct.name = TopicName(s("fz"));
+    ct.partitions = vec![cp];
+    let mut commit = OffsetCommitRequest::default();
+    commit.group_id = group();
+    commit.generation_id_or_member_epoch = -1;
+    commit.topics = vec![ct];
+    out.push(frame(ApiKey::OffsetCommit, 2, &commit));
+    out.push(frame(ApiKey::OffsetCommit, 8, &commit));
+    let mut ft = offset_fetch_request::OffsetFetchRequestTopic::default();
+    ft.name = TopicName(s("fz"));
+    ft.partition_indexes = vec![0, 1];
+    let mut fetch = OffsetFetchRequest::default();
+    fetch.group_id = group();
+    fetch.topics = Some(vec![ft]);
+    out.push(frame(ApiKey::OffsetFetch, 5, &fetch));
+    let mut fg = offset_fetch_request::OffsetFetchRequestGroup::default();
+    fg.group_id = group();
+    let mut fetch = OffsetFetchRequest::default();
+    fetch.groups = vec![fg];
+    out.push(frame(ApiKey::OffsetFetch, 8, &fetch));
+    let mut list = ListGroupsRequest::default();
+    list.states_filter = vec![s("Empty")];
+    out.push(frame(ApiKey::ListGroups, 4, &list));
+    let mut describe = DescribeGroupsRequest::default();
+    describe.groups = vec![group()];
+    out.push(frame(ApiKey::DescribeGroups, 5, &describe));
+    let mut delete = DeleteGroupsRequest::default();
+    delete.groups_names = vec![group()];
+    out.push(frame(ApiKey::DeleteGroups, 2, &delete));
+    let mut dp = offset_delete_request::OffsetDeleteRequestPartition::default();
+    dp.partition_index = 0;
+    let mut dt = offset_delete_request::OffsetDeleteRequestTopic::default();
+    dt.name = TopicName(s("fz"));
+    dt.partitions = vec![dp];
+    let mut od = OffsetDeleteRequest::default();
+    od.group_id = group();
+    od.topics = vec![dt];
+    out.push(frame(ApiKey::OffsetDelete, 0, &od));
     out
 }
 

@@ -1,13 +1,14 @@
 //! The Kafka wire protocol listener: enough of the protocol for kcat,
-//! kafka-python and rpk-style clients to create topics, produce and consume
-//! without consumer groups.
+//! kafka-python, the Java client and rpk-style clients to create topics,
+//! produce, and consume alone or in consumer groups.
 //!
 //! - this file: the TCP listener and the per-connection loop (length-prefixed
 //!   frames, a size limit, in-order responses, graceful shutdown);
 //! - [`dispatch`]: request header, API/version check, routing, response framing;
 //! - [`handlers`]: one module per API group;
 //! - [`records`]: record batches to and from storage records;
-//! - [`producers`]: idempotent producer state.
+//! - [`producers`]: idempotent producer state;
+//! - [`groups`]: the group coordinator (classic consumer groups, committed offsets).
 //!
 //! Produce goes through [`Store::append`], the one append path shared with HTTP.
 
@@ -15,6 +16,7 @@ pub mod dispatch;
 pub mod errors;
 #[cfg(test)]
 mod fuzz;
+pub mod groups;
 pub mod handlers;
 pub mod producers;
 pub mod records;
@@ -47,6 +49,8 @@ pub struct KafkaState {
     pub tier: Option<crate::tier::Tier>,
     /// A connection with no request for this long is closed.
     pub idle_timeout: std::time::Duration,
+    /// The group coordinator; its timer task runs while the listener serves.
+    pub groups: Arc<groups::GroupCoordinator>,
 }
 
 impl KafkaState {
@@ -57,13 +61,14 @@ impl KafkaState {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         KafkaState {
-            store,
             advertised,
             producers: ProducerTable::new(),
             max_request_bytes,
             shutdown,
             tier: None,
             idle_timeout: crate::defaults::KAFKA_IDLE_TIMEOUT,
+            groups: Arc::new(groups::GroupCoordinator::in_memory(store.metrics().clone())),
+            store,
         }
     }
 }
@@ -78,6 +83,7 @@ pub struct KafkaListener {
     max_connections: usize,
     idle_timeout: std::time::Duration,
     tier: Option<crate::tier::Tier>,
+    group_config: groups::GroupConfig,
 }
 
 impl KafkaListener {
@@ -97,7 +103,14 @@ impl KafkaListener {
             max_connections: crate::defaults::MAX_CONNECTIONS,
             idle_timeout: crate::defaults::KAFKA_IDLE_TIMEOUT,
             tier: None,
+            group_config: groups::GroupConfig::default(),
         })
+    }
+
+    /// Limits and timings of the group coordinator.
+    pub fn with_group_config(mut self, cfg: groups::GroupConfig) -> Self {
+        self.group_config = cfg;
+        self
     }
 
     /// Refuses connections beyond `n` open ones (closed at once, with a log line).
@@ -134,6 +147,17 @@ impl KafkaListener {
         let mut state = KafkaState::new(store, self.addr, max_request_bytes, shutdown.clone());
         state.tier = self.tier.take();
         state.idle_timeout = self.idle_timeout;
+        state.groups = Arc::new(groups::GroupCoordinator::new(
+            self.group_config.clone(),
+            Arc::new(groups::MemoryOffsetStore::default()),
+            state.store.metrics().clone(),
+        ));
+        let timer = tokio::spawn(
+            state
+                .groups
+                .clone()
+                .run_timer(state.store.clone(), shutdown.clone()),
+        );
         let state = Arc::new(state);
         let mut stop = shutdown;
         let mut conns = JoinSet::new();
@@ -170,6 +194,7 @@ impl KafkaListener {
         }
         drop(self.listener);
         while conns.join_next().await.is_some() {}
+        let _ = timer.await;
         tracing::debug!("Kafka listener stopped");
     }
 }
@@ -237,7 +262,7 @@ async fn connection(state: Arc<KafkaState>, stream: TcpStream) -> Result<(), Con
                 return Err(ConnError::Io(std::io::ErrorKind::TimedOut.into()));
             }
         };
-        match dispatch::handle_frame(&state, Bytes::from(frame)).await {
+        match dispatch::handle_frame_from(&state, Bytes::from(frame), peer).await {
             Ok(Outcome::Reply(body)) => {
                 let len = i32::try_from(body.len())
                     .map_err(|_| std::io::Error::other("response larger than 2 GiB"))?;

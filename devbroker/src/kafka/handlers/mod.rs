@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod configs;
 pub mod fetch;
+pub mod group_offsets;
+pub mod groups;
 pub mod meta;
 pub mod offsets;
 pub mod produce;
