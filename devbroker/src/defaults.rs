@@ -28,6 +28,10 @@ pub const KAFKA_IDLE_TIMEOUT: Duration = Duration::from_millis(KAFKA_IDLE_TIMEOU
 pub const MAX_DB_SIZE: usize = 256 << 30;
 /// `--checkpoint-interval-ms`: how often the LMDB file is made durable.
 pub const CHECKPOINT_INTERVAL_MS: u64 = 2_000;
+/// `--checkpoint-writeback-ms`: how often the data file's dirty pages are
+/// handed to the disk between checkpoints (0: never, the checkpoint's sync
+/// writes them all); see `storage::wal::writeback`.
+pub const CHECKPOINT_WRITEBACK_MS: u64 = 20;
 /// `--retention-check-ms`: how often retention and compaction run.
 pub const RETENTION_CHECK_MS: u64 = 10_000;
 

@@ -56,6 +56,11 @@ pub struct ServeArgs {
     /// writes are durable in the redo log, replayed at the next start.
     #[arg(long, default_value_t = defaults::CHECKPOINT_INTERVAL_MS)]
     pub checkpoint_interval_ms: u64,
+    /// How often the LMDB file's dirty pages are handed to the disk between
+    /// checkpoints, in ms, so a checkpoint's sync has little left to write
+    /// (Linux; 0: never).
+    #[arg(long, default_value_t = defaults::CHECKPOINT_WRITEBACK_MS)]
+    pub checkpoint_writeback_ms: u64,
     /// How often retention and compaction run, in milliseconds.
     #[arg(long, default_value_t = defaults::RETENTION_CHECK_MS)]
     pub retention_check_ms: u64,
@@ -106,6 +111,7 @@ impl ServeArgs {
         StoreOptions {
             map_size: self.max_db_size,
             checkpoint_interval: Duration::from_millis(self.checkpoint_interval_ms.max(1)),
+            checkpoint_writeback: crate::storage::writeback_every(self.checkpoint_writeback_ms),
             metrics,
         }
     }
@@ -123,6 +129,7 @@ impl ServeArgs {
             kafka_idle_timeout_ms: defaults::KAFKA_IDLE_TIMEOUT_MS,
             max_db_size: defaults::MAX_DB_SIZE,
             checkpoint_interval_ms: defaults::CHECKPOINT_INTERVAL_MS,
+            checkpoint_writeback_ms: defaults::CHECKPOINT_WRITEBACK_MS,
             retention_check_ms: defaults::RETENTION_CHECK_MS,
             max_connections: defaults::MAX_CONNECTIONS,
             header_read_timeout_ms: defaults::HEADER_READ_TIMEOUT_MS,
@@ -432,6 +439,7 @@ mod tests {
         let from_flags = parsed.store_options(store.metrics.clone());
         assert_eq!(from_flags.map_size, store.map_size);
         assert_eq!(from_flags.checkpoint_interval, store.checkpoint_interval);
+        assert_eq!(from_flags.checkpoint_writeback, store.checkpoint_writeback);
         assert_eq!(parsed.http_addr.to_string(), defaults::HTTP_ADDR);
         assert_eq!(parsed.max_db_size, defaults::MAX_DB_SIZE);
     }

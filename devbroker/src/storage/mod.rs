@@ -53,7 +53,15 @@ pub struct StoreOptions {
     pub map_size: usize,
     /// How often a checkpoint makes the LMDB file durable (see `storage/wal.rs`).
     pub checkpoint_interval: std::time::Duration,
+    /// How often the data file's dirty pages are handed to the disk between
+    /// checkpoints (`None`: only the checkpoint writes them).
+    pub checkpoint_writeback: Option<std::time::Duration>,
     pub metrics: Arc<Metrics>,
+}
+
+/// `--checkpoint-writeback-ms` as an option: 0 turns the writeback off.
+pub fn writeback_every(ms: u64) -> Option<std::time::Duration> {
+    (ms > 0).then(|| std::time::Duration::from_millis(ms))
 }
 
 impl Default for StoreOptions {
@@ -63,6 +71,7 @@ impl Default for StoreOptions {
             checkpoint_interval: std::time::Duration::from_millis(
                 crate::defaults::CHECKPOINT_INTERVAL_MS,
             ),
+            checkpoint_writeback: writeback_every(crate::defaults::CHECKPOINT_WRITEBACK_MS),
             metrics: Arc::new(Metrics::new()),
         }
     }
@@ -169,6 +178,7 @@ impl Store {
             env.clone(),
             next_segment,
             opts.checkpoint_interval,
+            opts.checkpoint_writeback,
             opts.metrics.storage_latency.clone(),
         )?;
         drop(pin);

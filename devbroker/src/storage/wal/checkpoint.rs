@@ -8,13 +8,13 @@ use std::io::Write;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use heed::{Env, RoTxn, WithoutTls};
 
 use super::segment::{io_err, prepare_segment, segment_path, segments, sync_dir};
 use super::tx::{Reader, put_bytes};
-use super::writeback::dirty_bytes;
+use super::writeback::{dirty_bytes, start_writeback};
 use crate::storage::{Latency, Result, StoreError};
 
 const CHECKPOINT_FILE: &str = "checkpoint";
@@ -115,17 +115,37 @@ pub(super) struct Pending {
 }
 
 /// The checkpointer thread: syncs the data file, writes the checkpoint, then
-/// drops older segments and the previous pin.
+/// drops older segments and the previous pin; between checkpoints it starts
+/// the data file's writeback every `writeback`.
 pub(super) fn checkpointer(
     env: Env<WithoutTls>,
     dir: PathBuf,
     rx: std_mpsc::Receiver<Pending>,
     done: std_mpsc::Sender<Result<()>>,
+    writeback: Option<Duration>,
     latency: Latency,
 ) {
     let data_file = File::open(dir.join("data.mdb")).ok();
     let mut pinned: Option<RoTxn<'static, WithoutTls>> = None;
-    while let Ok(p) = rx.recv() {
+    loop {
+        // Between checkpoints, hand the data file's new dirty pages to the
+        // disk every `writeback` (see `writeback`), so the checkpoint's sync
+        // below has little left to write.
+        let next = match (writeback, &data_file) {
+            (Some(every), Some(file)) => match rx.recv_timeout(every) {
+                Ok(p) => p,
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                    start_writeback(file);
+                    continue;
+                }
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            _ => match rx.recv() {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let p = next;
         let mut phase = Phases::new(&latency);
         let result = (|| {
             if let Some(dirty) = data_file.as_ref().and_then(dirty_bytes) {

@@ -97,6 +97,7 @@ impl Wal {
         env: Env<WithoutTls>,
         seq: u64,
         interval: Duration,
+        writeback: Option<Duration>,
         latency: Latency,
     ) -> Result<Wal> {
         let page_size = env.stat().page_size as usize;
@@ -107,7 +108,7 @@ impl Wal {
         let (ck_env, ck_dir, ck_latency) = (env.clone(), dir.to_path_buf(), latency.clone());
         let checkpointer = std::thread::Builder::new()
             .name("lmdb-checkpoint".into())
-            .spawn(move || checkpointer(ck_env, ck_dir, rx, done_tx, ck_latency))
+            .spawn(move || checkpointer(ck_env, ck_dir, rx, done_tx, writeback, ck_latency))
             .map_err(|e| StoreError::Io(format!("cannot start the checkpoint thread: {e}")))?;
         let mut wal = Wal {
             dir: dir.to_path_buf(),
