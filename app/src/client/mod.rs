@@ -19,6 +19,7 @@ mod http;
 mod kafka;
 mod kvstore;
 mod proxy;
+mod tls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,7 @@ pub use rpkv_wire::kvstore::{Entry, Precondition, WriteRequest};
 pub use rpkv_wire::partitioner::{murmur2, partition_for_key};
 pub use rpkv_wire::proxy::ProduceOffset;
 pub use rpkv_wire::{DEFAULT_SCAN_LIMIT, MAX_KEY_BYTES, MAX_SCAN_LIMIT, sha256_hex};
+pub use tls::TlsFailure;
 
 /// How long [`Client::partition_for_key`] trusts a partition count it looked up.
 const PARTITION_COUNT_TTL: Duration = Duration::from_secs(30);
