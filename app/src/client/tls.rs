@@ -105,40 +105,23 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConf
     // reqwest is built without a provider of its own; anything else in this
     // process that builds a rustls config gets ring, the only one built.
     let _ = ring::default_provider().install_default();
-    let mut roots = RootCertStore::empty();
     let pinned = match ca_file {
         Some(path) => read_ca_file(path)?,
         None => Vec::new(),
     };
-    for (i, cert) in pinned.iter().enumerate() {
-        roots.add(cert.clone()).map_err(|e| {
+    let system = rustls_native_certs::load_native_certs();
+    for e in &system.errors {
+        tracing::debug!(error = %e, "loading the system's CA certificates");
+    }
+    let verifier = PinningVerifier::new(pinned, system.certs, provider.clone()).map_err(
+        |(i, e)| {
             Error::Tls(format!(
                 "CA file {}: certificate {} is not a usable X.509 certificate ({e}); pass a PEM file of CA or server certificates",
                 path_shown(ca_file),
                 i + 1
             ))
-        })?;
-    }
-    let system = rustls_native_certs::load_native_certs();
-    for e in &system.errors {
-        tracing::debug!(error = %e, "loading the system's CA certificates");
-    }
-    let (added, ignored) = roots.add_parsable_certificates(system.certs);
-    tracing::debug!(added, ignored, "system CA certificates");
-    let inner = if roots.is_empty() {
-        None
-    } else {
-        Some(
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .map_err(|e| Error::Tls(format!("building the certificate verifier: {e}")))?,
-        )
-    };
-    let verifier = PinningVerifier {
-        pinned,
-        inner,
-        provider: provider.clone(),
-    };
+        },
+    )?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(format!("TLS versions: {e}")))?
@@ -188,6 +171,37 @@ struct PinningVerifier {
     /// are no roots at all (no system CAs and no `--tls-ca`).
     inner: Option<Arc<WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
+}
+
+impl PinningVerifier {
+    /// Pins `pinned` and trusts them and the `system` roots (those that
+    /// parse). Fails with the index of a pinned certificate that is no
+    /// usable certificate.
+    fn new(
+        pinned: Vec<CertificateDer<'static>>,
+        system: Vec<CertificateDer<'static>>,
+        provider: Arc<CryptoProvider>,
+    ) -> std::result::Result<Self, (usize, rustls::Error)> {
+        let mut roots = RootCertStore::empty();
+        for (i, cert) in pinned.iter().enumerate() {
+            roots.add(cert.clone()).map_err(|e| (i, e))?;
+        }
+        let (added, ignored) = roots.add_parsable_certificates(system);
+        tracing::debug!(added, ignored, "system CA certificates");
+        let inner = if roots.is_empty() {
+            None
+        } else {
+            // Only fails without roots.
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .ok()
+        };
+        Ok(PinningVerifier {
+            pinned,
+            inner,
+            provider,
+        })
+    }
 }
 
 impl ServerCertVerifier for PinningVerifier {
@@ -293,15 +307,16 @@ pub(crate) fn classify(url: &str, e: &reqwest::Error) -> Option<TlsFailure> {
     None
 }
 
-/// A rustls error, directly or inside an `io::Error` (whose `source()` skips
-/// the error it wraps).
+/// A rustls error, directly or inside (nested) `io::Error`s, whose `source()`
+/// skips the error they wrap.
 fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(r) = err.downcast_ref::<rustls::Error>() {
-        return Some(r);
+    let mut err = err;
+    loop {
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        err = err.downcast_ref::<std::io::Error>()?.get_ref()?;
     }
-    err.downcast_ref::<std::io::Error>()
-        .and_then(|io| io.get_ref())
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 /// Maps a rustls error seen on a request to `url`.
@@ -348,7 +363,7 @@ fn from_certificate_error(c: &CertificateError) -> TlsFailure {
             presented,
         } => TlsFailure::NameMismatch {
             host: expected.to_str().into_owned(),
-            covers: presented.clone(),
+            covers: presented.iter().filter_map(|n| san_name(n)).collect(),
         },
         C::NotValidForName => TlsFailure::NameMismatch {
             host: "the host in the URL".to_owned(),
@@ -375,6 +390,22 @@ fn from_certificate_error(c: &CertificateError) -> TlsFailure {
         }
         _ => rejected("it is not acceptable"),
     }
+}
+
+/// A subjectAltName entry as webpki lists it (`DnsName("a.example")`,
+/// `IpAddress(10.0.0.1)`) as the bare name; `None` for entries that are not
+/// host names.
+fn san_name(listed: &str) -> Option<String> {
+    if let Some(dns) = listed
+        .strip_prefix("DnsName(\"")
+        .and_then(|r| r.strip_suffix("\")"))
+    {
+        return Some(dns.to_owned());
+    }
+    listed
+        .strip_prefix("IpAddress(")
+        .and_then(|r| r.strip_suffix(')'))
+        .map(str::to_owned)
 }
 
 fn alert_words(alert: rustls::AlertDescription) -> String {
@@ -409,4 +440,216 @@ fn utc(t: UnixTime) -> String {
         rem / 3600,
         rem % 3600 / 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, date_time_ymd,
+    };
+
+    /// Like `openssl req -x509 ... -addext subjectAltName=IP:127.0.0.1,DNS:localhost`:
+    /// self-signed, CA:TRUE.
+    fn openssl_like(params: impl FnOnce(&mut CertificateParams)) -> CertificateDer<'static> {
+        let mut p =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        p.distinguished_name.push(DnType::CommonName, "localhost");
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params(&mut p);
+        let key = KeyPair::generate().unwrap();
+        p.self_signed(&key).unwrap().der().clone()
+    }
+
+    /// A CA called `ca_name` and a server certificate for `names` signed by it.
+    fn ca_and_leaf(
+        ca_name: &str,
+        names: &[&str],
+    ) -> (CertificateDer<'static>, CertificateDer<'static>) {
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, ca_name);
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let leaf = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&KeyPair::generate().unwrap(), &issuer)
+            .unwrap();
+        (ca_cert.der().clone(), leaf.der().clone())
+    }
+
+    fn verifier(pinned: Vec<CertificateDer<'static>>) -> PinningVerifier {
+        PinningVerifier::new(pinned, Vec::new(), Arc::new(ring::default_provider())).unwrap()
+    }
+
+    /// What the verifier says of `cert` presented for `host`, as rpkv's sentence.
+    fn verdict(v: &PinningVerifier, cert: &CertificateDer<'_>, host: &str) -> Option<TlsFailure> {
+        let name = ServerName::try_from(host.to_owned()).unwrap();
+        v.verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+            .err()
+            .map(|e| from_rustls(&e, "https://x"))
+    }
+
+    #[test]
+    fn a_pinned_ca_certificate_is_accepted_as_the_servers() {
+        let cert = openssl_like(|_| {});
+        let v = verifier(vec![cert.clone()]);
+        assert_eq!(verdict(&v, &cert, "127.0.0.1"), None);
+        assert_eq!(verdict(&v, &cert, "localhost"), None);
+        // Still only for the names it covers.
+        assert_eq!(
+            verdict(&v, &cert, "db.example"),
+            Some(TlsFailure::NameMismatch {
+                host: "db.example".into(),
+                covers: vec!["127.0.0.1".into(), "localhost".into()],
+            })
+        );
+        // And only that certificate: another CA:TRUE one is refused.
+        let other = openssl_like(|_| {});
+        assert_eq!(
+            verdict(&v, &other, "127.0.0.1"),
+            Some(TlsFailure::CaCertificateAsServerCertificate)
+        );
+        // Without --tls-ca it is refused the same way.
+        assert_eq!(
+            verdict(&verifier(Vec::new()), &cert, "127.0.0.1"),
+            Some(TlsFailure::UnknownCa),
+            "no roots at all"
+        );
+    }
+
+    #[test]
+    fn an_expired_pinned_certificate_is_refused_as_expired() {
+        let cert = openssl_like(|p| {
+            p.not_before = date_time_ymd(2020, 1, 1);
+            p.not_after = date_time_ymd(2021, 6, 30);
+        });
+        let v = verifier(vec![cert.clone()]);
+        let got = verdict(&v, &cert, "127.0.0.1");
+        assert_eq!(
+            got,
+            Some(TlsFailure::Expired {
+                not_after: Some("2021-06-30 00:00 UTC".into())
+            })
+        );
+        assert_eq!(
+            got.unwrap().to_string(),
+            "the server's certificate expired on 2021-06-30 00:00 UTC; renew it on the server (or check this machine's clock)"
+        );
+    }
+
+    #[test]
+    fn a_ca_signed_certificate_needs_its_ca() {
+        let (ca, leaf) = ca_and_leaf("test CA", &["127.0.0.1"]);
+        assert_eq!(
+            verdict(&verifier(vec![ca.clone()]), &leaf, "127.0.0.1"),
+            None
+        );
+        let (other_ca, _) = ca_and_leaf("another CA", &["127.0.0.1"]);
+        let got = verdict(&verifier(vec![other_ca]), &leaf, "127.0.0.1");
+        assert_eq!(got, Some(TlsFailure::UnknownCa));
+        // A CA of the same name but another key: the signature does not verify.
+        let (impostor, _) = ca_and_leaf("test CA", &["127.0.0.1"]);
+        assert_eq!(
+            verdict(&verifier(vec![impostor]), &leaf, "127.0.0.1"),
+            Some(TlsFailure::Rejected {
+                reason: "its signature does not match its issuer's key".into()
+            })
+        );
+        assert_eq!(
+            got.unwrap().to_string(),
+            "the server's certificate is not signed by a trusted CA; pass its CA with --tls-ca FILE"
+        );
+        // A pinned leaf (the exact certificate, not its CA) is accepted too.
+        assert_eq!(
+            verdict(&verifier(vec![leaf.clone()]), &leaf, "127.0.0.1"),
+            None
+        );
+        assert_eq!(
+            verdict(&verifier(vec![ca]), &leaf, "localhost")
+                .unwrap()
+                .to_string(),
+            "the server's certificate is for 127.0.0.1, not localhost; connect with a name it covers, or give the server a certificate for localhost"
+        );
+    }
+
+    #[test]
+    fn handshake_errors_map_to_sentences() {
+        let corrupt = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        assert_eq!(
+            from_rustls(&corrupt, "https://127.0.0.1:9644/x"),
+            TlsFailure::TlsToPlainHttpPort
+        );
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert_eq!(
+            from_rustls(&alert, "https://h").to_string(),
+            "the TLS handshake failed: the server sent the alert \"handshake failure\"; check that the server speaks TLS on this port"
+        );
+        let not_yet = rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(0)),
+            not_before: UnixTime::since_unix_epoch(std::time::Duration::from_secs(951_825_600)),
+        });
+        assert_eq!(
+            from_rustls(&not_yet, "https://h"),
+            TlsFailure::NotYetValid {
+                not_before: Some("2000-02-29 12:00 UTC".into())
+            }
+        );
+        let no_names = TlsFailure::NameMismatch {
+            host: "h".into(),
+            covers: vec![],
+        };
+        assert!(no_names.to_string().contains("names no host"), "{no_names}");
+    }
+
+    #[test]
+    fn no_sentence_shows_rustls_debug_forms() {
+        let webpki_other = |e: webpki::Error| {
+            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                Arc::new(e),
+            )))
+        };
+        let errors = [
+            webpki_other(webpki::Error::CaUsedAsEndEntity),
+            webpki_other(webpki::Error::EndEntityUsedAsCa),
+            webpki_other(webpki::Error::BadDer),
+            rustls::Error::InvalidCertificate(CertificateError::BadSignature),
+            rustls::Error::InvalidCertificate(CertificateError::Revoked),
+            rustls::Error::InvalidCertificate(CertificateError::Expired),
+            rustls::Error::InvalidCertificate(CertificateError::NotValidForName),
+            rustls::Error::PeerIncompatible(rustls::PeerIncompatible::NoCipherSuitesInCommon),
+            rustls::Error::DecryptError,
+        ];
+        for e in errors {
+            let s = from_rustls(&e, "https://h").to_string();
+            for bad in [
+                "Other(",
+                "OtherError",
+                "CaUsedAsEndEntity",
+                "BadDer",
+                "Error",
+            ] {
+                assert!(!s.contains(bad), "{e:?} -> {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn names_and_dates_read_plainly() {
+        assert_eq!(
+            san_name("DnsName(\"a.example\")").as_deref(),
+            Some("a.example")
+        );
+        assert_eq!(san_name("IpAddress(10.0.0.1)").as_deref(), Some("10.0.0.1"));
+        assert_eq!(san_name("DirectoryName"), None);
+        let at = |s| {
+            utc(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                s,
+            )))
+        };
+        assert_eq!(at(0), "1970-01-01 00:00 UTC");
+        assert_eq!(at(1_767_225_599), "2025-12-31 23:59 UTC");
+    }
 }
