@@ -214,6 +214,12 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// `reqwest::get` with the crypto provider installed first (plain
+/// `reqwest::get` panics in a process where none is installed yet).
+pub async fn get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+    http_client().get(url).send().await
+}
+
 /// A small blocking-free client for the kvstore API.
 #[derive(Clone)]
 pub struct Kv {

@@ -212,7 +212,7 @@ pub async fn view(kv: &Kv, topic: &str, p: i32) -> Result<BTreeMap<Vec<u8>, Vec<
 
 /// `GET /status/tier`.
 pub async fn tier_status(base: &str) -> Result<Value> {
-    Ok(reqwest::get(format!("{base}/status/tier"))
+    Ok(rpkv_e2e::get(format!("{base}/status/tier"))
         .await?
         .json()
         .await?)
