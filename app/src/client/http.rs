@@ -34,7 +34,8 @@ pub(crate) struct HttpTransport {
 
 impl HttpTransport {
     pub(crate) fn new(cfg: &ClientConfig) -> Result<Self> {
-        let tls = super::tls::client_config(cfg.tls_ca.as_deref())?;
+        let https = cfg.http_url.starts_with("https://");
+        let tls = super::tls::client_config(cfg.tls_ca.as_deref(), https)?;
         let builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.connect_timeout)

@@ -99,8 +99,12 @@ fn name_mismatch(host: &str, covers: &[String]) -> String {
 
 /// The rustls client configuration for a [`super::http::HttpTransport`]:
 /// ring, the system's roots plus those in `ca_file`, pinning (see
-/// [`PinningVerifier`]), HTTP/1.1 by ALPN.
-pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
+/// [`PinningVerifier`]), HTTP/1.1 by ALPN. `system_roots` false skips
+/// loading the system's CA certificates (for an `http://` base URL).
+pub(crate) fn client_config(
+    ca_file: Option<&Path>,
+    system_roots: bool,
+) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(ring::default_provider());
     // reqwest is built without a provider of its own; anything else in this
     // process that builds a rustls config gets ring, the only one built.
@@ -109,11 +113,16 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConf
         Some(path) => read_ca_file(path)?,
         None => Vec::new(),
     };
-    let system = rustls_native_certs::load_native_certs();
-    for e in &system.errors {
-        tracing::debug!(error = %e, "loading the system's CA certificates");
-    }
-    let verifier = PinningVerifier::new(pinned, system.certs, provider.clone()).map_err(
+    let system = if system_roots {
+        let system = rustls_native_certs::load_native_certs();
+        for e in &system.errors {
+            tracing::debug!(error = %e, "loading the system's CA certificates");
+        }
+        system.certs
+    } else {
+        Vec::new()
+    };
+    let verifier = PinningVerifier::new(pinned, system, provider.clone()).map_err(
         |(i, e)| {
             Error::Tls(format!(
                 "CA file {}: certificate {} is not a usable X.509 certificate ({e}); pass a PEM file of CA or server certificates",
