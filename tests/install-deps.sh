@@ -10,6 +10,7 @@ need jq jq
 need kcat kcat
 need python3 python3
 need tmux tmux
+need openssl openssl
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
 
 if ((${#apt_packages[@]})); then

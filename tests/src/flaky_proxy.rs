@@ -478,7 +478,7 @@ mod tests {
             }
         });
         let proxy = FlakyProxy::start(&format!("http://{up_addr}"), 1).await?;
-        let http = reqwest::Client::new();
+        let http = crate::http_client();
         let r = http
             .put(format!("{}/b/k", proxy.endpoint()))
             .body("hello")

@@ -201,6 +201,25 @@ pub fn sha256_hex(v: impl AsRef<[u8]>) -> String {
     hex::encode(sha2::Sha256::digest(v))
 }
 
+/// Installs ring as rustls's process default crypto provider (reqwest is built
+/// without one of its own); call before building a reqwest client or S3 store.
+pub fn install_crypto_provider() {
+    // Err means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A reqwest client with default settings (after [`install_crypto_provider`]).
+pub fn http_client() -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::new()
+}
+
+/// `reqwest::get` with the crypto provider installed first (plain
+/// `reqwest::get` panics in a process where none is installed yet).
+pub async fn get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+    http_client().get(url).send().await
+}
+
 /// A small blocking-free client for the kvstore API.
 #[derive(Clone)]
 pub struct Kv {
@@ -218,7 +237,7 @@ pub struct Reply {
 impl Kv {
     pub fn new(base: impl Into<String>) -> Self {
         Kv {
-            http: reqwest::Client::new(),
+            http: http_client(),
             base: base.into(),
         }
     }

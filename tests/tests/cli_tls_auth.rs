@@ -117,6 +117,7 @@ fn https_with_custom_ca_and_basic_auth() {
 async fn unauthenticated_requests_get_401_with_www_authenticate_except_readiness() {
     let pki = Pki::new();
     let (_b, url) = tls_broker(&pki, &["--basic-auth", "alice:s3cret"]);
+    rpkv_e2e::install_crypto_provider();
     let ca = reqwest::Certificate::from_pem(&std::fs::read(pki.path("ca.pem")).unwrap()).unwrap();
     let http = reqwest::Client::builder()
         .add_root_certificate(ca)
@@ -201,6 +202,7 @@ async fn https_has_the_header_deadline_and_the_connection_limit() {
         ],
     );
     let ca = std::fs::read(pki.path("ca.pem")).unwrap();
+    rpkv_e2e::install_crypto_provider();
     let client = || {
         reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())

@@ -44,7 +44,7 @@ async fn restart_keeps_topics_keys_and_log() {
 
     let b = Broker::start_in(&data, &[]).unwrap();
     let kv = Kv::new(b.url());
-    let topics: Value = reqwest::get(format!("{}/topics", b.url()))
+    let topics: Value = rpkv_e2e::get(format!("{}/topics", b.url()))
         .await
         .unwrap()
         .json()
@@ -53,7 +53,7 @@ async fn restart_keeps_topics_keys_and_log() {
     assert_eq!(topics, json!(["kv", "plain"]));
     assert_eq!(kv.scan_all("kv", 0).await.unwrap(), before0);
     assert_eq!(kv.scan_all("kv", 1).await.unwrap().len(), 100);
-    let recs: Value = reqwest::get(format!(
+    let recs: Value = rpkv_e2e::get(format!(
         "{}/topics/kv/partitions/1/records?offset=0",
         b.url()
     ))
@@ -196,7 +196,7 @@ async fn concurrent_writes_share_commits() {
     for t in tasks {
         t.await.unwrap();
     }
-    let metrics = reqwest::get(format!("{}/metrics", b.url()))
+    let metrics = rpkv_e2e::get(format!("{}/metrics", b.url()))
         .await
         .unwrap()
         .text()
@@ -333,7 +333,7 @@ async fn retention_expires_keys_end_to_end() {
         }
     }
     assert!(gone, "a key whose record left retention leaves the view");
-    let recs: Value = reqwest::get(format!(
+    let recs: Value = rpkv_e2e::get(format!(
         "{}/topics/sessions/partitions/0/records?offset=0",
         b.url()
     ))
@@ -363,7 +363,7 @@ async fn sigterm_ends_long_polls_and_exits_zero() {
         "{}/topics/kv/partitions/0/records?offset=0&timeout=30000",
         b.url()
     );
-    let poll = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
+    let poll = tokio::spawn(async move { rpkv_e2e::get(url).await.map(|r| r.status().as_u16()) });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = std::time::Instant::now();
     let status = tokio::task::spawn_blocking(move || b.terminate().unwrap())

@@ -147,7 +147,7 @@ async fn idempotent_producer_and_manual_assignment_consumer() {
     }
     // kafka-python's partitioner is Kafka's murmur2: the HTTP Proxy (which uses
     // murmur2 when no partition is given) picks the same partition for each key.
-    let http = reqwest::Client::new();
+    let http = rpkv_e2e::http_client();
     for (k, p) in chosen.iter().take(10) {
         let body = json!({"records": [{"key": rpkv_e2e::b64(k), "value": rpkv_e2e::b64("x")}]});
         let resp: serde_json::Value = http

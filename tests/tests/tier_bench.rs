@@ -28,6 +28,7 @@ use tier_support::*;
 const MIB: f64 = 1024.0 * 1024.0;
 
 fn s3(moto: &Moto) -> Arc<dyn ObjectStore> {
+    rpkv_e2e::install_crypto_provider();
     let mut b = AmazonS3Builder::new().with_bucket_name("tier-e2e");
     for (k, v) in moto.env() {
         if let Ok(key) = k.to_ascii_lowercase().parse() {

@@ -65,7 +65,7 @@ async fn write_batch(
 
 /// `devbroker_tier_upload_failures_total` from `/metrics`.
 async fn upload_failures_metric(base: &str) -> anyhow::Result<u64> {
-    let text = reqwest::get(format!("{base}/metrics"))
+    let text = rpkv_e2e::get(format!("{base}/metrics"))
         .await?
         .text()
         .await?;

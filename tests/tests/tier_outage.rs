@@ -72,7 +72,7 @@ async fn tier_bucket_outage_loses_nothing_and_catches_up() {
             "lag while down: {s}"
         );
     }
-    let metrics = reqwest::get(format!("{}/metrics", a.url()))
+    let metrics = rpkv_e2e::get(format!("{}/metrics", a.url()))
         .await
         .unwrap()
         .text()
@@ -91,7 +91,7 @@ async fn tier_bucket_outage_loses_nothing_and_catches_up() {
         let s = part_status(&status, TOPIC, p);
         assert_eq!(s["high_watermark"].as_u64().unwrap(), 1000, "{s}");
     }
-    let metrics = reqwest::get(format!("{}/metrics", a.url()))
+    let metrics = rpkv_e2e::get(format!("{}/metrics", a.url()))
         .await
         .unwrap()
         .text()

@@ -177,7 +177,7 @@ async fn round_trip(target: TierTarget) {
     }
     assert!(snapshots > 0, "a view snapshot was in the bucket: {status}");
     // The configs came back too.
-    let kv_cfg = reqwest::get(format!("{}/topics", b.url()))
+    let kv_cfg = rpkv_e2e::get(format!("{}/topics", b.url()))
         .await
         .unwrap()
         .json::<serde_json::Value>()

@@ -12,6 +12,12 @@ pub enum Error {
     /// The TLS handshake or certificate setup failed.
     #[error("TLS: {0}")]
     Tls(String),
+    /// A TLS handshake with `server` failed; `failure` says why and what to do.
+    #[error("{server}: {failure}")]
+    TlsHandshake {
+        server: String,
+        failure: super::tls::TlsFailure,
+    },
     /// A `409`: a precondition (ifExists / ifMatches) did not hold; nothing was applied.
     #[error("precondition failed (HTTP 409): {message}")]
     PreconditionFailed { message: String },

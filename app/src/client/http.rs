@@ -34,28 +34,13 @@ pub(crate) struct HttpTransport {
 
 impl HttpTransport {
     pub(crate) fn new(cfg: &ClientConfig) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
+        let https = cfg.http_url.starts_with("https://");
+        let tls = super::tls::client_config(cfg.tls_ca.as_deref(), https)?;
+        let builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.connect_timeout)
             .user_agent(concat!("rpkv/", env!("CARGO_PKG_VERSION")))
-            .use_rustls_tls();
-        if let Some(path) = &cfg.tls_ca {
-            let pem = std::fs::read(path).map_err(|source| Error::Io {
-                context: format!("reading TLS CA {}", path.display()),
-                source,
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| Error::Tls(format!("CA file {}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(Error::Tls(format!(
-                    "CA file {} holds no PEM certificate",
-                    path.display()
-                )));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
+            .tls_backend_preconfigured(tls);
         let http = builder
             .build()
             .map_err(|e| Error::Tls(format!("building the HTTP client: {e}")))?;
@@ -133,12 +118,9 @@ impl HttpTransport {
         let resp = build(self.request(method.clone(), url))
             .send()
             .await
-            .map_err(|e| Error::from_reqwest(shown, e))?;
+            .map_err(|e| transport_error(shown, e))?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::from_reqwest(shown, e))?;
+        let body = resp.bytes().await.map_err(|e| transport_error(shown, e))?;
         if status.is_success() {
             return Ok(body);
         }
@@ -181,6 +163,27 @@ impl std::fmt::Debug for HttpTransport {
             .field("attempts", &self.attempts)
             .field("backoff", &self.backoff)
             .finish_non_exhaustive()
+    }
+}
+
+/// Maps a reqwest error for `url`: a TLS failure to [`Error::TlsHandshake`]
+/// (naming the server, not the whole URL), anything else by [`Error::from_reqwest`].
+fn transport_error(url: &str, e: reqwest::Error) -> Error {
+    match super::tls::classify(url, &e) {
+        Some(failure) => Error::TlsHandshake {
+            server: origin(url).to_owned(),
+            failure,
+        },
+        None => Error::from_reqwest(url, e),
+    }
+}
+
+/// `scheme://host:port` of a URL.
+fn origin(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    match url[after..].find('/') {
+        Some(i) => &url[..after + i],
+        None => url,
     }
 }
 

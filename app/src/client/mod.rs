@@ -28,6 +28,7 @@ mod proxy;
 mod scan;
 #[cfg(test)]
 pub(crate) mod test_broker;
+mod tls;
 mod topics;
 mod transfer;
 
@@ -54,6 +55,7 @@ pub use rpkv_wire::partitioner::{murmur2, partition_for_key};
 pub use rpkv_wire::proxy::ProduceOffset;
 pub use rpkv_wire::{DEFAULT_SCAN_LIMIT, MAX_KEY_BYTES, MAX_SCAN_LIMIT, sha256_hex};
 pub use scan::{MergedPage, PartitionEntry, PartitionError};
+pub use tls::TlsFailure;
 pub use topics::{TopicListing, TopicSummary};
 pub use transfer::{
     ExportLine, ImportSummary, ImportTarget, KeyValue, TransferError, batches, read_export,

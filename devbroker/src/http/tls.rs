@@ -13,6 +13,16 @@ use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+/// Installs ring as the process's default rustls crypto provider, once.
+///
+/// The workspace builds rustls with ring alone and reqwest without a provider
+/// of its own, so a reqwest client (object_store's S3 client among them) needs
+/// this before it is built, or reqwest panics. Harmless when already installed.
+pub fn install_crypto_provider() {
+    // Err means a provider is installed already (ring, the only one built).
+    let _ = ring::default_provider().install_default();
+}
+
 /// Loads the certificate chain and private key into a TLS acceptor that offers
 /// HTTP/2 and HTTP/1.1 by ALPN.
 pub async fn load(cert: &Path, key: &Path) -> std::io::Result<TlsAcceptor> {

@@ -32,6 +32,7 @@ pub fn open_object_store(url: &str) -> Result<(Arc<dyn ObjectStore>, Path)> {
         }
         use object_store::ClientConfigKey;
         use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+        crate::http::tls::install_crypto_provider();
         let s3 = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "10s")

@@ -82,7 +82,7 @@ pub fn python(script: &str, args: &[&str]) -> Value {
 
 /// Topic names from `GET /topics`.
 pub async fn http_topics(base: &str) -> Vec<String> {
-    reqwest::get(format!("{base}/topics"))
+    rpkv_e2e::get(format!("{base}/topics"))
         .await
         .expect("GET /topics")
         .json()

@@ -47,7 +47,7 @@ impl Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
-        let http = reqwest::Client::new();
+        let http = rpkv_e2e::http_client();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = http.put(format!("{}/{bucket}", moto.endpoint)).send().await
@@ -212,7 +212,7 @@ pub async fn view(kv: &Kv, topic: &str, p: i32) -> Result<BTreeMap<Vec<u8>, Vec<
 
 /// `GET /status/tier`.
 pub async fn tier_status(base: &str) -> Result<Value> {
-    Ok(reqwest::get(format!("{base}/status/tier"))
+    Ok(rpkv_e2e::get(format!("{base}/status/tier"))
         .await?
         .json()
         .await?)
@@ -239,7 +239,7 @@ pub async fn log(
 ) -> Result<Vec<(u64, Option<Vec<u8>>, Option<Vec<u8>>)>> {
     let mut out = Vec::new();
     let mut next = 0u64;
-    let http = reqwest::Client::new();
+    let http = rpkv_e2e::http_client();
     while next < hw {
         let resp = http
             .get(format!(
