@@ -6,6 +6,7 @@
 //! within the same round and connection level.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -43,6 +44,11 @@ pub struct TailArgs {
     /// `--devbroker-arg=--checkpoint-interval-ms=250`.
     #[arg(long = "devbroker-arg", allow_hyphen_values = true)]
     devbroker_args: Vec<String>,
+    /// A second dev broker to compare, interleaved with the first and etcd:
+    /// `NAME=FLAGS` (flags split on spaces), e.g.
+    /// `--variant "no-writeback=--checkpoint-writeback-ms=0"`. Repeatable.
+    #[arg(long = "variant", allow_hyphen_values = true)]
+    variants: Vec<String>,
     /// Where to write the markdown table.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -56,30 +62,50 @@ pub async fn tail(args: TailArgs) -> Result<()> {
         .prefix("rpkv-tail-")
         .tempdir_in(args.data_root.clone().unwrap_or_else(std::env::temp_dir))?;
     let root = temp.path().to_path_buf();
-    let mut cmd = Command::new(sibling_bin("devbroker")?);
-    cmd.arg("serve")
-        .arg("--data-dir")
-        .arg(root.join("devbroker"))
-        .args(["--http-addr", "127.0.0.1:0"])
-        .args(["--kafka-addr", "127.0.0.1:0"])
-        .args(["--topic", "bench:1"])
-        .args(&args.devbroker_args);
-    let (dev_proc, dev) = spawn_announcing("devbroker", cmd)?;
+    // Every dev broker: the default one, then the variants, each on its own data dir.
+    let mut brokers: Vec<(String, Vec<String>)> =
+        vec![("devbroker".to_string(), args.devbroker_args.clone())];
+    for v in &args.variants {
+        let (name, flags) = v.split_once('=').unwrap_or((v, ""));
+        let mut all = args.devbroker_args.clone();
+        all.extend(flags.split_whitespace().map(str::to_string));
+        brokers.push((name.to_string(), all));
+    }
+    let mut procs = Vec::new();
+    let mut devs: Vec<(String, SocketAddr)> = Vec::new();
+    for (i, (name, flags)) in brokers.iter().enumerate() {
+        let mut cmd = Command::new(sibling_bin("devbroker")?);
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(root.join(format!("devbroker-{i}")))
+            .args(["--http-addr", "127.0.0.1:0"])
+            .args(["--kafka-addr", "127.0.0.1:0"])
+            .args(["--topic", "bench:1"])
+            .args(flags);
+        let (p, addr) = spawn_announcing("devbroker", cmd)?;
+        eprintln!("loadgen: {name} ({}) on {addr}", flags.join(" "));
+        procs.push(p);
+        preload(System::Devbroker, addr, 0, args.keys).await?;
+        devs.push((name.clone(), addr));
+    }
     let (etcd_proc, etcd) = start_etcd(&root)?;
     wait_ready(etcd, "/v3/kv/range", r#"{"key":"AA=="}"#).await?;
-    eprintln!("loadgen: devbroker on {dev}, etcd on {etcd}");
-    preload(System::Devbroker, dev, 0, args.keys).await?;
+    eprintln!("loadgen: etcd on {etcd}");
     preload(System::Etcd, etcd, 0, args.keys).await?;
 
-    let mut rows: Vec<(usize, Row)> = Vec::new();
-    let mut breakdowns: Vec<(usize, usize, String)> = Vec::new();
+    let mut rows: Vec<(usize, String, Row)> = Vec::new();
+    let mut breakdowns: Vec<(usize, usize, String, String)> = Vec::new();
     for round in 1..=args.rounds {
         for &conns in &args.conns {
-            let mut order = [(System::Devbroker, dev), (System::Etcd, etcd)];
+            let mut order: Vec<(String, System, SocketAddr)> = devs
+                .iter()
+                .map(|(name, addr)| (name.clone(), System::Devbroker, *addr))
+                .collect();
+            order.push(("etcd".to_string(), System::Etcd, etcd));
             if round % 2 == 0 {
                 order.reverse();
             }
-            for (system, addr) in order {
+            for (name, system, addr) in order {
                 let spec = RunSpec {
                     system,
                     addr,
@@ -90,24 +116,25 @@ pub async fn tail(args: TailArgs) -> Result<()> {
                     duration: Duration::from_secs_f64(args.duration),
                 };
                 let before = match system {
-                    System::Devbroker => Some(stages::scrape(dev).await?),
+                    System::Devbroker => Some(stages::scrape(addr).await?),
                     _ => None,
                 };
-                rows.push((round, run(&spec).await?));
+                rows.push((round, name.clone(), run(&spec).await?));
                 if let Some(before) = before {
-                    let after = stages::scrape(dev).await?;
-                    breakdowns.push((round, conns, stages::render(&before, &after)));
+                    let after = stages::scrape(addr).await?;
+                    breakdowns.push((round, conns, name, stages::render(&before, &after)));
                 }
             }
         }
     }
-    drop((dev_proc, etcd_proc));
+    drop((procs, etcd_proc));
 
-    let mut report = render(&rows, &args);
-    for (round, conns, table) in breakdowns {
+    let names: Vec<String> = devs.iter().map(|(n, _)| n.clone()).collect();
+    let mut report = render(&rows, &names, &args);
+    for (round, conns, name, table) in breakdowns {
         let _ = write!(
             report,
-            "\nDev broker, round {round}, {conns} connections: its write stages and checkpoints\n\n{table}"
+            "\n{name}, round {round}, {conns} connections: its write stages and checkpoints\n\n{table}"
         );
     }
     print!("{report}");
@@ -118,14 +145,14 @@ pub async fn tail(args: TailArgs) -> Result<()> {
     Ok(())
 }
 
-fn render(rows: &[(usize, Row)], args: &TailArgs) -> String {
+fn render(rows: &[(usize, String, Row)], names: &[String], args: &TailArgs) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "| round | conns | system | puts/s | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) |"
     );
     let _ = writeln!(s, "|---:|---:|---|---:|---:|---:|---:|---:|");
-    for (round, r) in rows {
+    for (round, name, r) in rows {
         let errors = if r.errors > 0 {
             format!(" ({} errors)", r.errors)
         } else {
@@ -133,14 +160,8 @@ fn render(rows: &[(usize, Row)], args: &TailArgs) -> String {
         };
         let _ = writeln!(
             s,
-            "| {round} | {} | {}{errors} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
-            r.conns,
-            r.system.name(),
-            r.ops_per_s,
-            r.p50_ms,
-            r.p99_ms,
-            r.p999_ms,
-            r.max_ms
+            "| {round} | {} | {name}{errors} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            r.conns, r.ops_per_s, r.p50_ms, r.p99_ms, r.p999_ms, r.max_ms
         );
     }
     let _ = writeln!(
@@ -149,27 +170,27 @@ fn render(rows: &[(usize, Row)], args: &TailArgs) -> String {
          preloaded, single-key durable puts of 256-byte values.\n",
         args.rounds, args.duration, args.warmup, args.keys
     );
-    let find = |round: usize, conns: usize, system: System| {
+    let find = |round: usize, conns: usize, name: &str| {
         rows.iter()
-            .find(|(r, row)| *r == round && row.conns == conns && row.system == system)
-            .map(|(_, row)| row)
+            .find(|(r, n, row)| *r == round && row.conns == conns && n == name)
+            .map(|(_, _, row)| row)
     };
     let yes = |b: bool| if b { "yes" } else { "NO" };
-    for round in 1..=args.rounds {
-        for &conns in &args.conns {
-            let (Some(d), Some(e)) = (
-                find(round, conns, System::Devbroker),
-                find(round, conns, System::Etcd),
-            ) else {
-                continue;
-            };
-            let _ = writeln!(
-                s,
-                "VERDICT round={round} conns={conns} p99<=etcd:{} p99.9<=etcd:{} max<{MAX_TARGET_MS}ms:{}",
-                yes(d.p99_ms <= e.p99_ms),
-                yes(d.p999_ms <= e.p999_ms),
-                yes(d.max_ms < MAX_TARGET_MS)
-            );
+    for name in names {
+        for round in 1..=args.rounds {
+            for &conns in &args.conns {
+                let (Some(d), Some(e)) = (find(round, conns, name), find(round, conns, "etcd"))
+                else {
+                    continue;
+                };
+                let _ = writeln!(
+                    s,
+                    "VERDICT {name} round={round} conns={conns} p99<=etcd:{} p99.9<=etcd:{} max<{MAX_TARGET_MS}ms:{}",
+                    yes(d.p99_ms <= e.p99_ms),
+                    yes(d.p999_ms <= e.p999_ms),
+                    yes(d.max_ms < MAX_TARGET_MS)
+                );
+            }
         }
     }
     s
