@@ -135,7 +135,7 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(fnv1a(input.as_bytes()), *expected, "{input:?}");
         }
-        assert_eq!(fnv1a_partition(b"kafka", 7), (0x0d33_c4e1 % 7) as i32);
+        assert_eq!(fnv1a_partition(b"kafka", 7), 0x0d33_c4e1 % 7);
     }
 
     // The standard CRC-32 check value, and values zlib gives.
