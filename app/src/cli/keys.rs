@@ -36,12 +36,12 @@ async fn locate(
     client: &Client,
     topic: &str,
     keys: &[Vec<u8>],
-    what: &str,
+    what: &'static str,
 ) -> Result<Vec<Located>> {
     client
         .locate(topic, keys, client.partitioner())
         .await
-        .with_context(|| format!("{what}: finding which partitions hold the keys"))
+        .context(what)
 }
 
 pub async fn get(client: &Client, topic: &str, keys: Vec<Vec<u8>>, common: &KvFlags) -> Result<()> {
@@ -226,9 +226,11 @@ fn check_preconditions(
         let fail = |why: String| Err(PreconditionUnmet(format!("{why}; nothing deleted")).into());
         match (flags.if_exists, &flags.if_matches) {
             (Some(false), _) if !l.copies.is_empty() => {
+                let parts = l.partitions();
+                let s = if parts.len() > 1 { "s" } else { "" };
                 return fail(format!(
-                    "key {key} exists in partition {} of topic {topic:?} (--if-exists false)",
-                    and_list(&l.partitions())
+                    "key {key} exists in partition{s} {} of topic {topic:?} (--if-exists false)",
+                    and_list(&parts)
                 ));
             }
             (Some(true), _) | (None, Some(_)) if l.copies.is_empty() => {
