@@ -400,4 +400,55 @@ mod tests {
         assert!(matches!(err, LocateError::PartitionCount { .. }), "{err}");
         b.stop().await;
     }
+
+    /// Not a test: the latency of a one-key get that asks all 16 partitions
+    /// ([`Client::locate`]) against one batch get of a known partition,
+    /// interleaved, 500 of each, against an in-process broker. Run with
+    /// `cargo test -p rpkv --release locate_latency -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a measurement, not a test"]
+    async fn locate_latency_on_16_partitions() {
+        use std::time::{Duration, Instant};
+        let b = TestBroker::start(&["wide:16"]).await;
+        let c = &b.client;
+        for p in 0..16 {
+            let puts: Vec<(Vec<u8>, Vec<u8>)> = (0..200)
+                .map(|i| (format!("k{p}-{i}").into_bytes(), vec![b'v'; 100]))
+                .collect();
+            let req = super::super::write_request(puts, vec![], None);
+            c.write("wide", p, &req).await.unwrap();
+        }
+        let key = b"k7-42".to_vec();
+        // Warm up (connections, the cached partition count).
+        for _ in 0..50 {
+            c.locate("wide", std::slice::from_ref(&key), Partitioner::Murmur2)
+                .await
+                .unwrap();
+            c.get("wide", 7, &key).await.unwrap();
+        }
+        let (mut all, mut one) = (Vec::new(), Vec::new());
+        for _ in 0..500 {
+            let t = Instant::now();
+            let l = c
+                .locate("wide", std::slice::from_ref(&key), Partitioner::Murmur2)
+                .await
+                .unwrap();
+            all.push(t.elapsed());
+            assert_eq!(l[0].partitions(), vec![7]);
+            let t = Instant::now();
+            assert!(c.get("wide", 7, &key).await.unwrap().is_some());
+            one.push(t.elapsed());
+        }
+        let pct = |v: &mut Vec<Duration>, q: f64| {
+            v.sort();
+            v[((v.len() as f64 - 1.0) * q).round() as usize]
+        };
+        for (name, v) in [
+            ("-p -1 (16 batch gets)", &mut all),
+            ("-p 7 (one batch get)", &mut one),
+        ] {
+            println!("{name}: p50 {:?} p99 {:?}", pct(v, 0.50), pct(v, 0.99));
+        }
+        b.stop().await;
+    }
 }
