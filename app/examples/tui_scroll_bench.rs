@@ -13,8 +13,9 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rpkv::client::{Client, ClientConfig, write_request};
-use rpkv::tui::app::App;
+use rpkv::tui::app::{App, Setup};
 use rpkv::tui::components;
+use rpkv::tui::runner::Runner;
 use tokio::sync::{mpsc, oneshot};
 
 /// A field of /proc/self/status in KiB (`VmRSS`, `RssAnon` = heap and
@@ -112,7 +113,8 @@ async fn main() -> anyhow::Result<()> {
     println!("loaded {n} keys in {:.1} s", t0.elapsed().as_secs_f64());
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut app = App::new(client, tx);
+    let mut app = App::new(Setup::new(client.http_url()));
+    let mut runner = Runner::new(client, tx);
     let mut term = Terminal::new(TestBackend::new(120, 40))?;
     app.start();
     app.command("topic big");
@@ -124,9 +126,14 @@ async fn main() -> anyhow::Result<()> {
     let mut steps = 0usize;
     loop {
         // Handle replies until idle (pages arrive), then draw one frame.
+        runner.perform(app.take_output());
         while app.busy() {
             match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
-                Ok(Some(r)) => app.on_response(r),
+                Ok(Some(r)) => {
+                    runner.finished(r.id);
+                    app.on_response(r);
+                    runner.perform(app.take_output());
+                }
                 _ => anyhow::bail!("request stuck"),
             }
         }
@@ -134,8 +141,7 @@ async fn main() -> anyhow::Result<()> {
         term.draw(|f| components::draw(f, &mut app))?;
         frames.push(f0.elapsed());
         let (cursor, in_mem) = app
-            .scan
-            .as_ref()
+            .scan()
             .map_or((0, 0), |s| (s.cursor, s.rows_in_memory()));
         if cursor + 1 >= next_mark || cursor + 1 >= n {
             let mut sorted = std::mem::take(&mut frames);

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     pub records_appended: IntCounter,
     pub records_trimmed: IntCounter,
+    /// Write stages and checkpoints (see `storage::latency`).
+    pub storage_latency: crate::storage::Latency,
     /// Tiered storage (see `tier`).
     pub tier: TierMetrics,
 }
@@ -137,6 +139,7 @@ impl Metrics {
                 "Records removed by retention or compaction",
             )
             .expect("valid metric"),
+            storage_latency: crate::storage::Latency::new(),
             tier: TierMetrics::new(),
             registry,
         };
@@ -151,6 +154,7 @@ impl Metrics {
             Box::new(m.records_trimmed.clone()),
         ]
         .into_iter()
+        .chain(m.storage_latency.collectors())
         .chain(m.tier.collectors())
         {
             m.registry.register(c).expect("metric names are unique");

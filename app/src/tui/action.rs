@@ -146,3 +146,93 @@ impl FromStr for Action {
             .ok_or_else(|| format!("unknown action {s:?}"))
     }
 }
+
+/// What a key means inside a popup. Each popup reads only its own actions, so
+/// one key can mean different things in different popups (`y` writes in the
+/// review, confirms a delete, and copies in the normal mode). Config names are
+/// prefixed with the popup: `review_write`, `confirm_no`, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PopupAction {
+    InputSubmit,
+    InputCancel,
+    InputClear,
+    EditorSave,
+    EditorCancel,
+    ReviewWrite,
+    ReviewEdit,
+    ReviewCancel,
+    ConflictReload,
+    ConflictOverwrite,
+    ConflictCancel,
+    HistoryRestore,
+    HistoryClose,
+    ConfirmYes,
+    ConfirmNo,
+    OfferStart,
+    OfferDecline,
+    OfferQuit,
+}
+
+impl PopupAction {
+    /// Every popup action.
+    pub const ALL: [PopupAction; 18] = [
+        PopupAction::InputSubmit,
+        PopupAction::InputCancel,
+        PopupAction::InputClear,
+        PopupAction::EditorSave,
+        PopupAction::EditorCancel,
+        PopupAction::ReviewWrite,
+        PopupAction::ReviewEdit,
+        PopupAction::ReviewCancel,
+        PopupAction::ConflictReload,
+        PopupAction::ConflictOverwrite,
+        PopupAction::ConflictCancel,
+        PopupAction::HistoryRestore,
+        PopupAction::HistoryClose,
+        PopupAction::ConfirmYes,
+        PopupAction::ConfirmNo,
+        PopupAction::OfferStart,
+        PopupAction::OfferDecline,
+        PopupAction::OfferQuit,
+    ];
+
+    /// The name used in the config file's `[keys]` table.
+    pub fn name(self) -> &'static str {
+        match self {
+            PopupAction::InputSubmit => "input_submit",
+            PopupAction::InputCancel => "input_cancel",
+            PopupAction::InputClear => "input_clear",
+            PopupAction::EditorSave => "editor_save",
+            PopupAction::EditorCancel => "editor_cancel",
+            PopupAction::ReviewWrite => "review_write",
+            PopupAction::ReviewEdit => "review_edit",
+            PopupAction::ReviewCancel => "review_cancel",
+            PopupAction::ConflictReload => "conflict_reload",
+            PopupAction::ConflictOverwrite => "conflict_overwrite",
+            PopupAction::ConflictCancel => "conflict_cancel",
+            PopupAction::HistoryRestore => "history_restore",
+            PopupAction::HistoryClose => "history_close",
+            PopupAction::ConfirmYes => "confirm_yes",
+            PopupAction::ConfirmNo => "confirm_no",
+            PopupAction::OfferStart => "offer_start",
+            PopupAction::OfferDecline => "offer_decline",
+            PopupAction::OfferQuit => "offer_quit",
+        }
+    }
+}
+
+impl fmt::Display for PopupAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for PopupAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PopupAction::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| format!("unknown action {s:?}"))
+    }
+}

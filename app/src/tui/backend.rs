@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[cfg(feature = "dev")]
 use tokio::sync::mpsc;
-use tokio::task::AbortHandle;
 
 use crate::client::{Client, Error, Lookup, Precondition, ScanRange, WriteRequest};
 
@@ -128,46 +128,8 @@ pub struct Response {
     pub reply: Reply,
 }
 
-/// Spawns requests over one client.
-pub struct Backend {
-    client: Client,
-    tx: mpsc::UnboundedSender<Response>,
-    next_id: u64,
-}
-
-impl Backend {
-    pub fn new(client: Client, tx: mpsc::UnboundedSender<Response>) -> Self {
-        Backend {
-            client,
-            tx,
-            next_id: 1,
-        }
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// A sender for replies that do not come from a request (the dev broker).
-    pub fn sender(&self) -> mpsc::UnboundedSender<Response> {
-        self.tx.clone()
-    }
-
-    /// Runs `req` in a task; returns its id and a handle to abort it.
-    pub fn spawn(&mut self, req: Request) -> (u64, AbortHandle) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let client = self.client.clone();
-        let tx = self.tx.clone();
-        let handle = tokio::spawn(async move {
-            let reply = run(client, req).await;
-            let _ = tx.send(Response { id, reply });
-        });
-        (id, handle.abort_handle())
-    }
-}
-
-async fn run(client: Client, req: Request) -> Reply {
+/// Does one request over `client` (in a task of `super::runner::Runner`).
+pub(super) async fn run(client: Client, req: Request) -> Reply {
     match req {
         Request::Ready => Reply::Ready(client.ready().await),
         Request::Topics => Reply::Topics(topics(&client).await),

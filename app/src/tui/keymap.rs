@@ -5,7 +5,13 @@
 //! [keys]
 //! quit = "ctrl-q"
 //! down = ["j", "down", "ctrl-n"]
+//! review_write = ["y", "ctrl-w"]
 //! ```
+//!
+//! Normal-mode actions ([`Action`]) map one key to one action. Popup actions
+//! ([`PopupAction`]) are looked up only by the popup that owns them, so the
+//! same key may serve several popups; their hints show the first bound keys.
+//! Lists inside popups (help, history) move with the normal `up`/`down` keys.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,7 +19,7 @@ use std::fmt::Write as _;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
 
-use super::action::Action;
+use super::action::{Action, PopupAction};
 
 /// A key with its modifiers (shift folded into the character for letters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -141,10 +147,12 @@ impl Key {
     }
 }
 
-/// Key -> action for the normal mode.
+/// Key -> action for the normal mode, and each popup action's keys.
 #[derive(Clone, Debug)]
 pub struct Keymap {
     map: BTreeMap<Key, Action>,
+    /// In the order given (the first keys are the ones hints show).
+    popup: BTreeMap<PopupAction, Vec<Key>>,
 }
 
 /// The `[keys]` table: action name -> one key or a list of keys.
@@ -191,6 +199,28 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::Export, &["x"]),
 ];
 
+/// Today's popup keys.
+const POPUP_DEFAULTS: &[(PopupAction, &[&str])] = &[
+    (PopupAction::InputSubmit, &["enter"]),
+    (PopupAction::InputCancel, &["esc"]),
+    (PopupAction::InputClear, &["ctrl-u"]),
+    (PopupAction::EditorSave, &["ctrl-s", "f2"]),
+    (PopupAction::EditorCancel, &["esc"]),
+    (PopupAction::ReviewWrite, &["y", "enter"]),
+    (PopupAction::ReviewEdit, &["e"]),
+    (PopupAction::ReviewCancel, &["esc", "n", "q"]),
+    (PopupAction::ConflictReload, &["r"]),
+    (PopupAction::ConflictOverwrite, &["o"]),
+    (PopupAction::ConflictCancel, &["esc", "c", "q"]),
+    (PopupAction::HistoryRestore, &["enter", "R"]),
+    (PopupAction::HistoryClose, &["esc", "q"]),
+    (PopupAction::ConfirmYes, &["y"]),
+    (PopupAction::ConfirmNo, &["n", "esc", "q"]),
+    (PopupAction::OfferStart, &["y", "enter"]),
+    (PopupAction::OfferDecline, &["n", "esc"]),
+    (PopupAction::OfferQuit, &["q"]),
+];
+
 impl Default for Keymap {
     fn default() -> Self {
         let mut map = BTreeMap::new();
@@ -201,7 +231,11 @@ impl Default for Keymap {
                 }
             }
         }
-        Keymap { map }
+        let popup = POPUP_DEFAULTS
+            .iter()
+            .map(|(a, keys)| (*a, keys.iter().filter_map(|k| Key::parse(k).ok()).collect()))
+            .collect();
+        Keymap { map, popup }
     }
 }
 
@@ -211,12 +245,20 @@ impl Keymap {
     pub fn from_file(file: &KeysFile) -> Result<Keymap, String> {
         let mut km = Keymap::default();
         for (name, keys) in &file.keys {
-            let action: Action = name.parse()?;
-            km.map.retain(|_, a| *a != action);
             let list: Vec<&String> = match keys {
                 OneOrMany::One(k) => vec![k],
                 OneOrMany::Many(ks) => ks.iter().collect(),
             };
+            if let Ok(action) = name.parse::<PopupAction>() {
+                let parsed = list
+                    .into_iter()
+                    .map(|k| Key::parse(k))
+                    .collect::<Result<Vec<_>, _>>()?;
+                km.popup.insert(action, parsed);
+                continue;
+            }
+            let action: Action = name.parse()?;
+            km.map.retain(|_, a| *a != action);
             for k in list {
                 km.map.insert(Key::parse(k)?, action);
             }
@@ -234,6 +276,33 @@ impl Keymap {
     pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
         let key = Key::from_event(ev)?;
         self.map.get(&key).copied()
+    }
+
+    /// The first of `among` (one popup's actions) bound to a key event.
+    pub fn popup_action(&self, ev: &KeyEvent, among: &[PopupAction]) -> Option<PopupAction> {
+        let key = Key::from_event(ev)?;
+        among
+            .iter()
+            .copied()
+            .find(|a| self.popup.get(a).is_some_and(|keys| keys.contains(&key)))
+    }
+
+    /// The keys bound to a popup action, in the order configured.
+    pub fn popup_keys(&self, action: PopupAction) -> &[Key] {
+        self.popup.get(&action).map_or(&[], Vec::as_slice)
+    }
+
+    /// The first `n` keys of a popup action joined by `/`, for hints.
+    pub fn popup_hint(&self, action: PopupAction, n: usize) -> String {
+        let keys = self.popup_keys(action);
+        if keys.is_empty() {
+            return "-".into();
+        }
+        keys.iter()
+            .take(n.max(1))
+            .map(Key::label)
+            .collect::<Vec<_>>()
+            .join("/")
     }
 
     /// The keys bound to an action, for help and hints.
@@ -311,5 +380,37 @@ mod tests {
         assert_eq!(km.action(&ev(KeyCode::Char('j'), KeyModifiers::NONE)), None);
         assert!(Keymap::from_toml("[keys]\nfly = \"x\"\n").is_err());
         assert!(Keymap::from_toml("[keys]\nquit = \"hyper-x\"\n").is_err());
+    }
+
+    #[test]
+    fn tui_popup_keys_default_and_remap() {
+        let y = ev(KeyCode::Char('y'), KeyModifiers::NONE);
+        let review = [
+            PopupAction::ReviewWrite,
+            PopupAction::ReviewEdit,
+            PopupAction::ReviewCancel,
+        ];
+        let km = Keymap::default();
+        assert_eq!(km.popup_action(&y, &review), Some(PopupAction::ReviewWrite));
+        // The same key in another popup, and in the normal mode.
+        assert_eq!(
+            km.popup_action(&y, &[PopupAction::ConfirmYes, PopupAction::ConfirmNo]),
+            Some(PopupAction::ConfirmYes)
+        );
+        assert_eq!(km.action(&y), Some(Action::Copy));
+        assert_eq!(km.popup_hint(PopupAction::ConfirmNo, 2), "n/Esc");
+        assert_eq!(km.popup_hint(PopupAction::EditorSave, 1), "ctrl-s");
+
+        let km = Keymap::from_toml("[keys]\nreview_write = \"w\"\ncopy = \"c\"\n").unwrap();
+        assert_eq!(km.popup_action(&y, &review), None);
+        let w = ev(KeyCode::Char('w'), KeyModifiers::NONE);
+        assert_eq!(km.popup_action(&w, &review), Some(PopupAction::ReviewWrite));
+        assert_eq!(km.popup_hint(PopupAction::ReviewWrite, 1), "w");
+        // Other popups keep their defaults.
+        assert_eq!(
+            km.popup_action(&y, &[PopupAction::ConfirmYes]),
+            Some(PopupAction::ConfirmYes)
+        );
+        assert!(Keymap::from_toml("[keys]\nreview_fly = \"x\"\n").is_err());
     }
 }

@@ -3,10 +3,14 @@
 //! history, in a terminal that never blocks.
 //!
 //! Shape (after ratatui's component template and gitui): terminal input is
-//! read by [`event::EventTask`] into a channel; network work runs in tokio
-//! tasks ([`backend`]) that reply over another channel; [`app::App`] is plain
-//! state updated from both; [`components`] draw it. The loop redraws only
-//! when something changed, or on a spinner tick while a request runs.
+//! read by [`event::EventTask`] into a channel; [`app::App`] is plain state
+//! updated from input and replies, and says what to do next as
+//! [`app::Out`] values (requests with ids, cancellations, effects); the loop
+//! here performs them: [`runner::Runner`] runs requests in tokio tasks
+//! ([`backend`]) that reply over another channel, and the loop does the
+//! effects that need the terminal. [`components`] draw the panes and
+//! [`popups`] the popups. The loop redraws only when something changed, or
+//! on a spinner tick while a request runs.
 
 pub mod action;
 pub mod app;
@@ -15,6 +19,8 @@ pub mod components;
 pub mod event;
 pub mod fmt;
 pub mod keymap;
+pub mod popups;
+pub mod runner;
 pub mod scan;
 pub mod theme;
 
@@ -37,7 +43,8 @@ use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
 use crate::client::{Client, ClientConfig};
-use app::{App, Effect};
+use app::{App, Effect, Level, Setup};
+use runner::Runner;
 
 /// The demo topic of the embedded dev broker.
 pub const DEMO_TOPIC: &str = "demo";
@@ -132,24 +139,26 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         },
         None => keymap::Keymap::default(),
     };
-    let profile = opts.config.profile.clone();
     let client = Client::new(opts.config.clone()).context("setting up the client")?;
     let (tx, mut replies) = mpsc::unbounded_channel();
-    let mut app = App::new(client, tx);
-    app.keymap = keymap;
-    app.profile = profile;
-    app.profiles = opts.profiles.clone();
-    app.explicit_target = opts.explicit_target;
-    app.dev_data_dir = Some(opts.dev_data_dir.clone());
-    app.open_on_start = opts.topic.clone();
+    let mut runner = Runner::new(client.clone(), tx);
+    let mut setup = Setup::new(client.http_url());
+    setup.read_only = client.is_read_only();
+    setup.keymap = keymap;
+    setup.profile = opts.config.profile.clone();
+    setup.profiles = opts.profiles.clone();
+    setup.explicit_target = opts.explicit_target;
+    setup.dev_data_dir = Some(opts.dev_data_dir.clone());
+    setup.open_on_start = opts.topic.clone();
     if let Ok(dir) = std::env::current_dir() {
-        app.export_dir = dir;
+        setup.export_dir = dir;
     }
+    let mut app = App::new(setup);
     app.start();
 
     install_panic_hook();
     let mut term = enter_terminal()?;
-    let result = event_loop(&mut term, &mut app, &mut replies, &opts).await;
+    let result = event_loop(&mut term, &mut app, &mut runner, &mut replies, &opts).await;
     restore_terminal();
     result
 }
@@ -160,9 +169,17 @@ struct DevBroker {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// Points App and the runner at another broker.
+fn switch_client(app: &mut App, runner: &mut Runner, client: Client, profile: Option<String>) {
+    let (url, read_only) = (client.http_url().to_owned(), client.is_read_only());
+    runner.set_client(client);
+    app.set_target(url, read_only, profile);
+}
+
 async fn event_loop(
     term: &mut Term,
     app: &mut App,
+    runner: &mut Runner,
     replies: &mut mpsc::UnboundedReceiver<backend::Response>,
     opts: &Options,
 ) -> anyhow::Result<()> {
@@ -174,6 +191,59 @@ async fn event_loop(
     let mut dev: Option<DevBroker> = None;
     let mut dirty = true;
     loop {
+        // What App asked for: requests and cancellations go to the runner,
+        // effects are done here (and may ask for more).
+        while app.has_output() {
+            for effect in runner.perform(app.take_output()) {
+                dirty = true;
+                match effect {
+                    Effect::Copy(bytes) => osc52(&bytes),
+                    Effect::ExternalEdit(text) => {
+                        input.pause();
+                        restore_terminal();
+                        let result = external_edit(&text).await;
+                        *term = enter_terminal()?;
+                        term.clear().context("clearing the terminal")?;
+                        input.resume();
+                        app.external_done(result);
+                    }
+                    #[cfg(not(feature = "dev"))]
+                    Effect::StartDevBroker => {}
+                    #[cfg(feature = "dev")]
+                    Effect::StartDevBroker => {
+                        if dev.is_none() {
+                            let addr: SocketAddr = app
+                                .http_url()
+                                .trim_start_matches("http://")
+                                .trim_end_matches('/')
+                                .parse()
+                                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 18082)));
+                            let (stop, task) = backend::spawn_dev_broker(
+                                opts.dev_data_dir.clone(),
+                                addr,
+                                DEMO_TOPIC,
+                                runner.sender(),
+                            );
+                            dev = Some(DevBroker { stop, task });
+                        }
+                    }
+                    Effect::SwitchProfile(name) => match &opts.resolve_profile {
+                        Some(resolve) => {
+                            match resolve(&name).and_then(|c| Client::new(c).map_err(Into::into)) {
+                                Ok(client) => switch_client(app, runner, client, Some(name)),
+                                Err(e) => {
+                                    app.notify(Level::Error, format!("profile {name}: {e:#}"))
+                                }
+                            }
+                        }
+                        None => app.notify(Level::Error, "no profiles available"),
+                    },
+                }
+            }
+        }
+        if app.should_quit() {
+            break;
+        }
         if dirty {
             term.draw(|f| components::draw(f, app)).context("drawing")?;
         }
@@ -181,71 +251,22 @@ async fn event_loop(
         dirty = tokio::select! {
             Some(ev) = events.recv() => app.on_event(ev),
             Some(resp) = replies.recv() => {
+                runner.finished(resp.id);
                 let addr = match &resp.reply {
                     backend::Reply::DevBroker(Ok(a)) => Some(*a),
                     _ => None,
                 };
                 app.on_response(resp);
                 if let Some(addr) = addr {
-                    connect_dev(app, addr, opts).await;
+                    connect_dev(app, runner, addr, opts);
                 }
                 true
             }
             _ = tick.tick(), if busy => {
-                app.spinner = app.spinner.wrapping_add(1);
+                app.tick();
                 true
             }
         };
-        for effect in std::mem::take(&mut app.effects) {
-            match effect {
-                Effect::Copy(bytes) => osc52(&bytes),
-                Effect::ExternalEdit(text) => {
-                    input.pause();
-                    restore_terminal();
-                    let result = external_edit(&text).await;
-                    *term = enter_terminal()?;
-                    term.clear().context("clearing the terminal")?;
-                    input.resume();
-                    app.external_done(result);
-                }
-                #[cfg(not(feature = "dev"))]
-                Effect::StartDevBroker => {}
-                #[cfg(feature = "dev")]
-                Effect::StartDevBroker => {
-                    if dev.is_none() {
-                        let addr: SocketAddr = app
-                            .http_url
-                            .trim_start_matches("http://")
-                            .trim_end_matches('/')
-                            .parse()
-                            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 18082)));
-                        let (stop, task) = backend::spawn_dev_broker(
-                            opts.dev_data_dir.clone(),
-                            addr,
-                            DEMO_TOPIC,
-                            app.sender(),
-                        );
-                        dev = Some(DevBroker { stop, task });
-                    }
-                }
-                Effect::SwitchProfile(name) => match &opts.resolve_profile {
-                    Some(resolve) => {
-                        match resolve(&name).and_then(|c| Client::new(c).map_err(Into::into)) {
-                            Ok(client) => app.set_client(client, Some(name)),
-                            Err(e) => {
-                                app.message =
-                                    Some((app::Level::Error, format!("profile {name}: {e:#}")))
-                            }
-                        }
-                    }
-                    None => app.message = Some((app::Level::Error, "no profiles available".into())),
-                },
-            }
-            dirty = true;
-        }
-        if app.quit {
-            break;
-        }
     }
     drop(input);
     #[cfg(feature = "dev")]
@@ -256,7 +277,7 @@ async fn event_loop(
     Ok(())
 }
 
-async fn connect_dev(app: &mut App, addr: SocketAddr, opts: &Options) {
+fn connect_dev(app: &mut App, runner: &mut Runner, addr: SocketAddr, opts: &Options) {
     let config = ClientConfig {
         http_url: format!("http://{addr}"),
         profile: None,
@@ -266,7 +287,7 @@ async fn connect_dev(app: &mut App, addr: SocketAddr, opts: &Options) {
         Ok(client) => {
             // Seed in the background; the topic list refreshes after.
             let seed = client.clone();
-            let tx = app.sender();
+            let tx = runner.sender();
             tokio::spawn(async move {
                 if let Err(e) = backend::seed_demo(&seed, DEMO_TOPIC).await {
                     tracing::warn!(error = %e, "seeding the demo topic failed");
@@ -276,9 +297,9 @@ async fn connect_dev(app: &mut App, addr: SocketAddr, opts: &Options) {
                     reply: backend::Reply::Topics(backend::topics(&seed).await),
                 });
             });
-            app.set_client(client, Some("embedded dev broker".into()));
+            switch_client(app, runner, client, Some("embedded dev broker".into()));
         }
-        Err(e) => app.message = Some((app::Level::Error, e.to_string())),
+        Err(e) => app.notify(Level::Error, e.to_string()),
     }
 }
 

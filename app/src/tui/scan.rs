@@ -1,11 +1,35 @@
 //! The scan table's data: a bounded window of pages over a key range that may
-//! hold millions of keys. Pages are fetched on demand (the next page starts
-//! right after the last key); only [`MAX_PAGES`] pages are kept, and the start
-//! key of every page seen is remembered so scrolling back re-fetches it.
+//! hold millions of keys, fetched on demand while the cursor moves.
+//!
+//! Paging rules:
+//! - **A new page starts right after the last key of the page before it**
+//!   (`key_after(last)`); the first page starts at the range start. In the
+//!   merged view a page keeps every partition's rows of its last key, so no
+//!   key is split across pages. The start key and the first row's absolute
+//!   index of every page seen are remembered.
+//! - **Bounded window**: at most [`MAX_PAGES`] pages are kept; moving past
+//!   either end drops pages at the other. A page is fetched when the cursor
+//!   comes within half a page of the loaded edge.
+//! - **A page seen before is fetched again over its own key range**, from its
+//!   start up to (not including) the next page's start, with room for
+//!   [`REFETCH_LIMIT`] rows. So rows inserted or deleted meanwhile show up or
+//!   go, and no row repeats or is skipped at a page boundary: a row that
+//!   existed at both fetches is in exactly one page. When the page's row
+//!   count changed, the absolute indices after it shift, and so do the
+//!   cursor and the viewport, which stay on the row they were on. If more
+//!   rows than a refetch holds landed in the range, the page splits: after
+//!   the window, what is known ends after the rows that came (the next page
+//!   starts after their last key); before the window, a new page is put
+//!   between those rows and the window, and fetched next.
+//! - **Refresh** ([`ScanView::reload`], after a write or `r`) fetches the page
+//!   holding the cursor again; the rows shown stay until it arrives (and stay,
+//!   marked stale, when it fails). Then the window is that page alone, what
+//!   was known after it is forgotten, and the cursor stays on its key, or
+//!   the next one when its key was deleted.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::client::{ScanRange, key_after};
+use crate::client::{ScanRange, key_after, partition_for_key};
 
 use super::backend::{Page, Row};
 
@@ -13,6 +37,8 @@ use super::backend::{Page, Row};
 pub const PAGE_SIZE: usize = 100;
 /// Pages kept in memory at most.
 pub const MAX_PAGES: usize = 6;
+/// Rows a page seen before may come back with (its range may have grown).
+pub const REFETCH_LIMIT: usize = 2 * PAGE_SIZE;
 
 /// Where the rows come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +54,15 @@ pub enum Source {
 pub enum Want {
     Next(usize),
     Prev(usize),
+}
+
+impl Want {
+    /// The page index.
+    pub fn page(self) -> usize {
+        match self {
+            Want::Next(p) | Want::Prev(p) => p,
+        }
+    }
 }
 
 /// The table's state for one topic view.
@@ -64,6 +99,8 @@ pub struct ScanView {
     /// rows stay on screen meanwhile, and stay when the reload fails (the
     /// broker went away), until a later reload succeeds.
     pub stale: bool,
+    /// The page a reload fetches (the one holding the cursor).
+    reload_page: usize,
 }
 
 impl ScanView {
@@ -92,6 +129,7 @@ impl ScanView {
             marked: BTreeMap::new(),
             generation,
             stale: false,
+            reload_page: 0,
         }
     }
 
@@ -124,11 +162,13 @@ impl ScanView {
         self.marked.clear();
         self.generation = generation;
         self.stale = false;
+        self.reload_page = 0;
     }
 
-    /// Fetches the first loaded page again, keeping the position (after a
-    /// write, or `r`). The rows shown stay until the fresh page replaces them
-    /// (see [`ScanView::accept`]), so a failed reload clears nothing.
+    /// Fetches the page holding the cursor again, keeping the position
+    /// (after a write, or `r`). The rows shown stay until the fresh page
+    /// replaces them (see [`ScanView::accept`]), so a failed reload clears
+    /// nothing.
     pub fn reload(&mut self, generation: u64) {
         if self.source == Source::Keys {
             return;
@@ -136,19 +176,53 @@ impl ScanView {
         self.loading = None;
         self.generation = generation;
         if self.pages.is_empty() {
-            self.forget_after_first_page();
+            self.forget_from(self.first_page);
         } else {
+            self.reload_page = self.page_of(self.cursor);
             self.stale = true;
         }
     }
 
-    /// Forgets every page from the first loaded one on.
-    fn forget_after_first_page(&mut self) {
-        self.page_starts.truncate(self.first_page + 1);
-        self.page_offsets.truncate(self.first_page + 1);
+    /// The loaded page holding absolute row `abs` (the last one past the end).
+    fn page_of(&self, abs: usize) -> usize {
+        let mut end = self.loaded().start;
+        for (i, p) in self.pages.iter().enumerate() {
+            end += p.len();
+            if abs < end {
+                return self.first_page + i;
+            }
+        }
+        (self.first_page + self.pages.len()).saturating_sub(1)
+    }
+
+    /// Unloads every page and forgets what was known from page `p` on, but
+    /// its start: the window starts again at `p`.
+    fn forget_from(&mut self, p: usize) {
+        self.page_starts.truncate(p + 1);
+        self.page_offsets.truncate(p + 1);
         self.pages.clear();
+        self.first_page = p;
         self.more = true;
         self.stale = false;
+    }
+
+    /// The partition a key of this view lives in.
+    pub fn partition_of(&self, key: &[u8]) -> i32 {
+        if self.all {
+            partition_for_key(key, self.partitions.len() as i32)
+        } else {
+            self.partitions[0]
+        }
+    }
+
+    /// The first loaded row at or after `(key, partition)` (rows are sorted
+    /// by key, then partition).
+    fn find(&self, key: &[u8], partition: i32) -> Option<usize> {
+        let l = self.loaded();
+        l.clone().find(|&i| {
+            self.row(i)
+                .is_some_and(|r| (r.key.as_slice(), r.partition) >= (key, partition))
+        })
     }
 
     /// Rows known so far (loaded or seen).
@@ -224,80 +298,92 @@ impl ScanView {
         }
     }
 
-    /// Which page to fetch next, given the cursor (none while one is loading).
-    pub fn wanted(&self) -> Option<(Want, ScanRange)> {
+    /// Which page to fetch next, given the cursor (none while one is
+    /// loading): the page, its key range, and how many rows to ask for.
+    pub fn wanted(&self) -> Option<(Want, ScanRange, usize)> {
         if self.source == Source::Keys || self.loading.is_some() {
             return None;
         }
-        let loaded = self.loaded();
-        let last_page = self.first_page + self.pages.len();
-        if self.pages.is_empty() || self.stale {
-            let start = self.page_starts.get(self.first_page).cloned()?;
-            return Some((Want::Next(self.first_page), self.range_from(start)));
+        if self.stale {
+            let p = self.reload_page;
+            let start = self.page_starts.get(p).cloned()?;
+            return Some((Want::Next(p), self.range_from(start, None), PAGE_SIZE));
         }
+        if self.pages.is_empty() {
+            return self.fetch(Want::Next(self.first_page));
+        }
+        let loaded = self.loaded();
         let margin = PAGE_SIZE / 2;
         if self.cursor + margin >= loaded.end && !self.at_end() {
-            let start = self.page_starts.get(last_page).cloned()?;
-            return Some((Want::Next(last_page), self.range_from(start)));
+            return self.fetch(Want::Next(self.first_page + self.pages.len()));
         }
         if self.first_page > 0 && self.cursor < loaded.start + margin {
-            let p = self.first_page - 1;
-            let start = self.page_starts.get(p).cloned()?;
-            return Some((Want::Prev(p), self.range_from(start)));
+            return self.fetch(Want::Prev(self.first_page - 1));
         }
         None
     }
 
-    fn range_from(&self, start: Option<Vec<u8>>) -> ScanRange {
+    /// How to fetch a page: a new one from its start to the range end, one
+    /// seen before over its own key range (up to the next page's start).
+    fn fetch(&self, want: Want) -> Option<(Want, ScanRange, usize)> {
+        let p = want.page();
+        let start = self.page_starts.get(p).cloned()?;
+        if self.seen(p) {
+            let end = self.page_starts.get(p + 1).cloned().flatten();
+            Some((want, self.range_from(start, end), REFETCH_LIMIT))
+        } else {
+            Some((want, self.range_from(start, None), PAGE_SIZE))
+        }
+    }
+
+    /// True when page `p` was fetched before (its row count is known).
+    fn seen(&self, p: usize) -> bool {
+        p + 1 < self.page_offsets.len()
+    }
+
+    /// `[start, end)`, with `end` capped by the view's range end.
+    fn range_from(&self, start: Option<Vec<u8>>, end: Option<Vec<u8>>) -> ScanRange {
         ScanRange {
             start,
-            end: self.range.end.clone(),
+            end: end.or_else(|| self.range.end.clone()),
         }
     }
 
     /// Takes a fetched page.
     pub fn accept(&mut self, want: Want, page: Page) {
         self.loading = None;
+        let p = want.page();
+        let mut anchor = None;
         match want {
-            Want::Next(p) => {
-                if self.stale && p == self.first_page {
-                    // The reload's first page: now the old rows go.
-                    self.forget_after_first_page();
+            Want::Next(_) => {
+                if self.stale && p == self.reload_page {
+                    // The reload's page: now the old rows go; the cursor
+                    // stays on its row's key.
+                    anchor = self.current().map(|r| (r.key.clone(), r.partition));
+                    self.forget_from(p);
                 }
                 if p != self.first_page + self.pages.len() {
                     return;
                 }
-                let n = page.rows.len();
-                if p + 1 >= self.page_offsets.len() {
-                    let base = self.page_offsets[p];
-                    self.page_offsets.push(base + n);
-                    let next = if page.more {
-                        page.rows.last().map(|r| Some(key_after(&r.key)))
-                    } else {
-                        None
-                    };
-                    match next {
-                        Some(start) => {
-                            self.page_starts.push(start);
-                            self.more = true;
-                        }
-                        None => self.more = false,
-                    }
-                }
+                self.refetched(p, &page);
+                self.learn(p, &page);
                 self.pages.push_back(page.rows);
                 while self.pages.len() > MAX_PAGES {
                     self.pages.pop_front();
                     self.first_page += 1;
                 }
             }
-            Want::Prev(p) => {
+            Want::Prev(_) => {
                 if p + 1 != self.first_page {
                     return;
                 }
-                let mut rows = page.rows;
-                let expect = self.page_offsets[p + 1] - self.page_offsets[p];
-                rows.truncate(expect);
-                self.pages.push_front(rows);
+                if self.seen(p) && page.more && !page.rows.is_empty() {
+                    self.split_before_window(p, &page);
+                    return;
+                }
+                self.refetched(p, &page);
+                self.learn(p, &page);
+                self.pages.push_front(page.rows);
                 self.first_page = p;
                 while self.pages.len() > MAX_PAGES {
                     self.pages.pop_back();
@@ -305,8 +391,94 @@ impl ScanView {
             }
         }
         let l = self.loaded();
+        if let Some((key, partition)) = anchor {
+            self.cursor = self
+                .find(&key, partition)
+                .unwrap_or(l.end.saturating_sub(1));
+        }
         if !l.is_empty() {
             self.cursor = self.cursor.clamp(l.start, l.end - 1);
+        }
+    }
+
+    /// A page seen before came back: shifts what follows by its change in
+    /// row count, or, when it overflowed (more rows in its range than it
+    /// holds; only after the window), forgets what was known after it, so
+    /// the next page starts after its last key.
+    fn refetched(&mut self, p: usize, page: &Page) {
+        if !self.seen(p) {
+            return;
+        }
+        if page.more && !page.rows.is_empty() {
+            self.page_starts.truncate(p + 1);
+            self.page_offsets.truncate(p + 1);
+            return;
+        }
+        let delta =
+            page.rows.len() as isize - (self.page_offsets[p + 1] - self.page_offsets[p]) as isize;
+        self.shift_from(p + 1, delta);
+    }
+
+    /// Shifts the indices from page `p` on (and the cursor and viewport when
+    /// they are there) by `delta` rows.
+    fn shift_from(&mut self, p: usize, delta: isize) {
+        let at = self.page_offsets[p];
+        for o in &mut self.page_offsets[p..] {
+            *o = o.saturating_add_signed(delta);
+        }
+        for x in [&mut self.cursor, &mut self.offset] {
+            if *x >= at {
+                *x = x.saturating_add_signed(delta);
+            }
+        }
+    }
+
+    /// The page before the window overflowed: its range now holds more rows
+    /// than one fetch. It keeps its first page's worth (cut where the key
+    /// changes); a new page, empty so far, is put between it and the window,
+    /// starting after the last key kept, and is fetched next. (The rows are
+    /// not loaded: they do not reach the window.)
+    fn split_before_window(&mut self, p: usize, page: &Page) {
+        let rows = &page.rows;
+        let cut = if rows.len() <= PAGE_SIZE {
+            rows.len()
+        } else {
+            let last = &rows[PAGE_SIZE - 1].key;
+            PAGE_SIZE
+                + rows[PAGE_SIZE..]
+                    .iter()
+                    .take_while(|r| r.key == *last)
+                    .count()
+        };
+        let Some(last) = rows.get(cut.wrapping_sub(1)) else {
+            return;
+        };
+        let start = self.page_offsets[p] + cut;
+        let delta = start as isize - self.page_offsets[p + 1] as isize;
+        self.shift_from(p + 1, delta);
+        self.page_starts.insert(p + 1, Some(key_after(&last.key)));
+        self.page_offsets.insert(p + 1, start);
+        self.first_page += 1;
+    }
+
+    /// Records a new page's row count and where the one after it starts.
+    fn learn(&mut self, p: usize, page: &Page) {
+        if self.seen(p) {
+            return;
+        }
+        let base = self.page_offsets[p];
+        self.page_offsets.push(base + page.rows.len());
+        let next = if page.more {
+            page.rows.last().map(|r| Some(key_after(&r.key)))
+        } else {
+            None
+        };
+        match next {
+            Some(start) => {
+                self.page_starts.push(start);
+                self.more = true;
+            }
+            None => self.more = false,
         }
     }
 

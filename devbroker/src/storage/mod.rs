@@ -9,6 +9,7 @@
 mod error;
 mod fence;
 pub mod keys;
+mod latency;
 mod maintain;
 mod ops;
 pub mod records;
@@ -30,6 +31,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use error::{StoreError, display_key};
 pub use fence::Fence;
+pub use latency::Latency;
 pub use maintain::{Floors, MaintainReport};
 pub use ops::{AppendResult, ConfigChange, RestoreBatch, check_key};
 pub use records::{Header, PartitionState, Record, StoredRecord, TopicMeta};
@@ -163,7 +165,13 @@ impl Store {
         };
         wtxn.commit()?;
         let next_segment = wal::replay(dir, checkpoint.map_or(0, |c| c.replay_from), &env, dbs)?;
-        let wal = wal::Wal::start(dir, env.clone(), next_segment, opts.checkpoint_interval)?;
+        let wal = wal::Wal::start(
+            dir,
+            env.clone(),
+            next_segment,
+            opts.checkpoint_interval,
+            opts.metrics.storage_latency.clone(),
+        )?;
         drop(pin);
         let rtxn = env.read_txn()?;
         let mut topics = BTreeMap::new();
@@ -236,7 +244,11 @@ impl Store {
         let (reply, rx) = oneshot::channel();
         self.inner
             .jobs
-            .send(Job { op, reply })
+            .send(Job {
+                op,
+                reply,
+                queued: std::time::Instant::now(),
+            })
             .await
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?

@@ -12,7 +12,7 @@
 //! does to the databases is in `ops`.
 
 use std::sync::Weak;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use heed::{Env, WithoutTls};
 use tokio::sync::{mpsc, oneshot};
@@ -28,6 +28,18 @@ const MAX_GROUP: usize = 512;
 pub(crate) struct Job {
     pub op: Op,
     pub reply: oneshot::Sender<Result<Applied>>,
+    /// When the job was handed to the writer (for `queue_wait`).
+    pub queued: Instant,
+}
+
+/// Time spent in each stage of one group's commit (see `storage::latency`);
+/// the transaction-level retries of a group add up.
+#[derive(Default)]
+struct Stages {
+    build: Duration,
+    redo_write: Duration,
+    redo_sync: Duration,
+    lmdb_commit: Duration,
 }
 
 /// What the writer needs of the store: a weak handle, so dropping every `Store`
@@ -97,16 +109,17 @@ fn commit_group(
     let started = Instant::now();
     let now = now_ms();
     let store = shared.inner.upgrade().map(|inner| Store { inner });
+    let mut stages = Stages::default();
     // Commits made, each with how many jobs it carried (for the metrics).
     let mut commits: Vec<usize> = Vec::new();
     let syncs_before = wal.syncs();
-    let first = match apply_all(env, dbs, wal, group, now, fence) {
+    let first = match apply_all(env, dbs, wal, group, now, fence, &mut stages) {
         // Pages freed since the checkpointed snapshot (a deleted topic, a
         // retention pass) are reusable only once no reader sees them: take a
         // checkpoint, which moves the pin, and try again before answering "full".
-        Err(StoreError::StorageFull) if make_room(env, dbs, wal).is_ok() => {
+        Err(StoreError::StorageFull) if make_room(env, dbs, wal, &mut stages).is_ok() => {
             commits.push(0);
-            apply_all(env, dbs, wal, group, now, fence)
+            apply_all(env, dbs, wal, group, now, fence, &mut stages)
         }
         other => other,
     };
@@ -120,7 +133,15 @@ fn commit_group(
             let mut results = Vec::with_capacity(group.len());
             let mut effects = Vec::new();
             for job in group.iter() {
-                match apply_all(env, dbs, wal, std::slice::from_ref(job), now, fence) {
+                match apply_all(
+                    env,
+                    dbs,
+                    wal,
+                    std::slice::from_ref(job),
+                    now,
+                    fence,
+                    &mut stages,
+                ) {
                     Ok((mut r, e)) => {
                         commits.push(1);
                         results.append(&mut r);
@@ -163,10 +184,39 @@ fn commit_group(
             })
             .sum();
         m.records_appended.inc_by(appended);
+        let lat = &m.storage_latency;
+        for job in group.iter() {
+            lat.write_stage
+                .with_label_values(&["queue_wait"])
+                .observe(started.saturating_duration_since(job.queued).as_secs_f64());
+        }
+        for (stage, d) in [
+            ("build", stages.build),
+            ("redo_write", stages.redo_write),
+            ("redo_sync", stages.redo_sync),
+            ("lmdb_commit", stages.lmdb_commit),
+        ] {
+            lat.write_stage
+                .with_label_values(&[stage])
+                .observe(d.as_secs_f64());
+        }
         store.after_commit();
     }
+    let replying = Instant::now();
+    let queued: Vec<Instant> = group.iter().map(|j| j.queued).collect();
     for (job, result) in group.drain(..).zip(results) {
         let _ = job.reply.send(result);
+    }
+    if let Some(store) = &store {
+        let lat = &store.metrics().storage_latency;
+        let done = Instant::now();
+        lat.write_stage
+            .with_label_values(&["reply"])
+            .observe((done - replying).as_secs_f64());
+        for q in queued {
+            lat.write
+                .observe(done.saturating_duration_since(q).as_secs_f64());
+        }
     }
 }
 
@@ -181,7 +231,9 @@ fn apply_all(
     jobs: &[Job],
     now: i64,
     fence: &Fence,
+    stages: &mut Stages,
 ) -> Result<GroupOutcome> {
+    let building = Instant::now();
     let mut txn = Tx::begin(env, dbs, wal.take_buffer())?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut effects = Vec::new();
@@ -194,23 +246,31 @@ fn apply_all(
         }
         results.push(r);
     }
-    commit(txn, wal)?;
+    stages.build += building.elapsed();
+    commit(txn, wal, stages)?;
     Ok((results, effects))
 }
 
 /// Makes a transaction's changes durable in the redo log, then visible.
-fn commit(txn: Tx, wal: &mut Wal) -> Result<()> {
+fn commit(txn: Tx, wal: &mut Wal, stages: &mut Stages) -> Result<()> {
     let (txn, mut record) = txn.into_parts();
     let result = if Tx::is_empty_record(&record) {
         txn.abort();
         Ok(())
     } else {
         match wal.append(&mut record) {
-            Ok(()) => txn.commit().map_err(|e| {
-                // Not applied, so not to be replayed either.
-                wal.undo(record.len());
-                e.into()
-            }),
+            Ok(times) => {
+                stages.redo_write += times.write;
+                stages.redo_sync += times.sync;
+                let committing = Instant::now();
+                let committed = txn.commit().map_err(|e| {
+                    // Not applied, so not to be replayed either.
+                    wal.undo(record.len());
+                    e.into()
+                });
+                stages.lmdb_commit += committing.elapsed();
+                committed
+            }
             Err(e) => Err(e),
         }
     };
@@ -221,7 +281,7 @@ fn commit(txn: Tx, wal: &mut Wal) -> Result<()> {
 /// Lets the next transaction reuse every page freed so far: a checkpoint (the
 /// pinned snapshot moves to the latest), a one-key change (a counter in `meta`;
 /// LMDB keeps the pages of the snapshot before the latest), another checkpoint.
-fn make_room(env: &Env<WithoutTls>, dbs: Dbs, wal: &mut Wal) -> Result<()> {
+fn make_room(env: &Env<WithoutTls>, dbs: Dbs, wal: &mut Wal, stages: &mut Stages) -> Result<()> {
     const KEY: &str = "free_pages_epoch";
     wal.checkpoint_now()?;
     let mut txn = Tx::begin(env, dbs, wal.take_buffer())?;
@@ -231,7 +291,7 @@ fn make_room(env: &Env<WithoutTls>, dbs: Dbs, wal: &mut Wal) -> Result<()> {
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map_or(0, u64::from_be_bytes);
     txn.put(Db::Meta, KEY.as_bytes(), &(epoch + 1).to_be_bytes())?;
-    commit(txn, wal)?;
+    commit(txn, wal, stages)?;
     wal.checkpoint_now()
 }
 

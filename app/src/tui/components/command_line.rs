@@ -2,33 +2,22 @@
 //! open, else key hints for the focused pane.
 
 use ratatui::Frame;
-use ratatui::layout::{Position, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::layout::Rect;
+use ratatui::text::Span;
 use ratatui::widgets::Paragraph;
 
 use super::super::action::Action;
-use super::super::app::{App, Focus, InputKind, Overlay};
+use super::super::app::{App, Focus};
+use super::super::popups::Popup;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
-    if let Overlay::Input { kind, text } = &app.overlay {
-        let prompt = match kind {
-            InputKind::Command => ":",
-            InputKind::Filter => "/",
-            InputKind::NewKey => "new key: ",
-        };
-        let line = Line::from(vec![
-            Span::styled(prompt, t.key_hint()),
-            Span::raw(text.clone()),
-        ]);
-        f.render_widget(Paragraph::new(line), area);
-        let x =
-            area.x + (prompt.len() + unicode_width::UnicodeWidthStr::width(text.as_str())) as u16;
-        f.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+    let t = app.theme();
+    if let Some(Popup::Input(input)) = app.popup() {
+        input.draw(f, area, t);
         return;
     }
-    let k = |a: Action| app.keymap.hint(a);
-    let pairs: Vec<(String, &str)> = match app.focus {
+    let k = |a: Action| app.keymap().hint(a);
+    let pairs: Vec<(String, &str)> = match app.focus() {
         Focus::Topics | Focus::Partitions => vec![
             (k(Action::Open), "open"),
             (k(Action::NextPane), "pane"),

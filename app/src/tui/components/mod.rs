@@ -1,13 +1,10 @@
-//! Drawing: one module per pane or popup, each a `draw` over the app state.
+//! Drawing the panes: one module per pane, each a `draw` over the app state
+//! (read through `App`'s accessors). Popups draw themselves (see
+//! [`super::popups`]) with the helpers here: [`popup`], [`hint_line`],
+//! [`diff_lines`].
 
 mod command_line;
-mod confirm;
-mod conflict;
-mod edit;
-mod help;
-mod history;
 mod partitions;
-mod review;
 mod scan_table;
 mod status_line;
 mod topics;
@@ -19,10 +16,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear};
 
-use super::app::{App, Focus, Overlay};
+use super::app::{App, Areas, Focus};
+use super::popups::Popup;
 use super::theme::Theme;
 
-/// Draws the whole screen.
+/// Draws the whole screen (and records the layout for the mouse and paging).
 pub fn draw(f: &mut Frame, app: &mut App) {
     let [main, status, hints] = Layout::vertical([
         Constraint::Min(6),
@@ -37,10 +35,14 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(left);
     let [scan_a, value_a] =
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(right);
-    app.areas.topics = topics_a;
-    app.areas.partitions = parts_a;
-    app.areas.scan = scan_a;
-    app.areas.value = value_a;
+    let areas = Areas {
+        topics: topics_a,
+        partitions: parts_a,
+        scan: scan_a,
+        value: value_a,
+    };
+    app.layout(areas, scan_table::body_height(scan_a));
+    let app = &*app;
 
     topics::draw(f, topics_a, app);
     partitions::draw(f, parts_a, app);
@@ -49,39 +51,8 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     status_line::draw(f, status, app);
     command_line::draw(f, hints, app);
 
-    match &app.overlay {
-        Overlay::None | Overlay::Input { .. } => {}
-        Overlay::Help { scroll } => help::draw(f, f.area(), app, *scroll),
-        Overlay::Editor { pending, area } => edit::draw(f, f.area(), &app.theme, pending, area),
-        Overlay::Review(p) => review::draw(f, f.area(), app, p),
-        Overlay::Conflict { pending, current } => {
-            conflict::draw(f, f.area(), app, pending, current.as_deref())
-        }
-        Overlay::History(h) => history::draw(f, f.area(), app, h),
-        Overlay::Confirm { lines, .. } => confirm::draw(
-            f,
-            f.area(),
-            &app.theme,
-            " Confirm ",
-            lines,
-            "y: yes   n/Esc: no",
-        ),
-        Overlay::DevOffer => {
-            let lines = vec![
-                format!("Nothing answers at {}.", app.http_url),
-                String::new(),
-                "Start the bundled dev broker in this process, with a demo topic?".to_owned(),
-                format!("Its data lives in {}.", app.dev_data_dir_label()),
-            ];
-            confirm::draw(
-                f,
-                f.area(),
-                &app.theme,
-                " No broker ",
-                &lines,
-                "y: start it   n: stay offline   q: quit",
-            )
-        }
+    if let Some(p) = app.popup() {
+        p.draw(f, f.area(), app);
     }
 }
 
@@ -187,5 +158,5 @@ pub(crate) fn diff_text(value: Option<&[u8]>, fmt: super::fmt::KeyFormat, theme:
 }
 
 pub(crate) fn focused(app: &App, f: Focus) -> bool {
-    matches!(app.overlay, Overlay::None | Overlay::Input { .. }) && app.focus == f
+    matches!(app.popup(), None | Some(Popup::Input(_))) && app.focus() == f
 }

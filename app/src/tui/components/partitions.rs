@@ -7,7 +7,7 @@ use ratatui::widgets::{List, ListItem, ListState};
 use super::super::app::{App, Focus};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+    let t = app.theme();
     let n = app.partition_rows();
     let mut items = vec![ListItem::new("all (merged by key)")];
     items.extend((0..n.saturating_sub(1)).map(|p| ListItem::new(format!("partition {p}"))));
@@ -24,6 +24,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .highlight_style(t.selected())
         .highlight_symbol("▸");
     let mut state = ListState::default();
-    state.select(Some(app.partition_cursor.min(n.saturating_sub(1))));
+    state.select(Some(app.partition_cursor().min(n.saturating_sub(1))));
     f.render_stateful_widget(list, area, &mut state);
 }

@@ -34,12 +34,18 @@ fn truncate(s: &str, width: usize) -> String {
     }
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
-    app.table_height = area.height.saturating_sub(3) as usize;
-    let height = app.table_height;
+/// Rows the table's body shows in `area` (borders and header excluded).
+pub fn body_height(area: Rect) -> usize {
+    area.height.saturating_sub(3) as usize
+}
+
+/// Draws the table; the cursor was scrolled into view by `App::layout`.
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let height = body_height(area);
     let focused = super::focused(app, Focus::Scan);
-    let t = app.theme.clone();
-    let Some(s) = &mut app.scan else {
+    let t = app.theme().clone();
+    let (kf, vf) = (app.key_format(), app.value_format());
+    let Some(s) = app.scan() else {
         let p = Paragraph::new(vec![
             Line::raw(""),
             Line::styled(
@@ -51,7 +57,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         f.render_widget(p, area);
         return;
     };
-    s.scroll_into_view(height);
     let mut title = vec![Span::styled(format!(" {} ", s.topic), t.title())];
     title.push(Span::raw(if s.all {
         "· all partitions ".to_owned()
@@ -60,14 +65,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     }));
     if let Some(p) = &s.prefix {
         title.push(Span::styled(
-            format!("· prefix {} ", app.key_format.render(p)),
+            format!("· prefix {} ", kf.render(p)),
             t.warn(),
         ));
     } else if s.range.start.is_some() || s.range.end.is_some() {
-        let show = |k: &Option<Vec<u8>>| {
-            k.as_deref()
-                .map_or("…".to_owned(), |k| app.key_format.render(k))
-        };
+        let show = |k: &Option<Vec<u8>>| k.as_deref().map_or("…".to_owned(), |k| kf.render(k));
         title.push(Span::styled(
             format!("· [{}, {}) ", show(&s.range.start), show(&s.range.end)),
             t.warn(),
@@ -77,11 +79,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         title.push(Span::styled("· :get results ", t.warn()));
     }
     title.push(Span::styled(
-        format!(
-            "· key {} · value {} ",
-            app.key_format.name(),
-            app.value_format.name()
-        ),
+        format!("· key {} · value {} ", kf.name(), vf.name()),
         t.dim(),
     ));
 
@@ -113,13 +111,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         };
         let mut cells = vec![
             Cell::from(Span::styled(mark, t.marked())),
-            Cell::from(truncate(&app.key_format.render(&r.key), key_w)),
+            Cell::from(truncate(&kf.render(&r.key), key_w)),
         ];
         if s.all {
             cells.push(Cell::from(r.partition.to_string()));
         }
         cells.push(Cell::from(Span::styled(fmt::size(r.value.len()), t.dim())));
-        cells.push(Cell::from(preview(&r.value, app.value_format, val_w)));
+        cells.push(Cell::from(preview(&r.value, vf, val_w)));
         let mut row = TableRow::new(cells);
         if abs == s.cursor {
             row = row.style(t.selected());

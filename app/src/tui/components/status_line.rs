@@ -11,28 +11,27 @@ use super::super::app::{App, Conn, Level};
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+    let t = app.theme();
     let mut spans = vec![
         Span::styled(" rpkv ", t.selected()),
         Span::raw(" "),
         Span::styled(
-            app.profile
-                .clone()
+            app.profile()
                 .map_or("no profile".to_owned(), |p| format!("profile {p}")),
             t.title(),
         ),
     ];
-    if app.read_only {
+    if app.read_only() {
         spans.push(Span::styled(" (read-only)", t.warn()));
     }
     spans.push(Span::styled(" │ ", t.dim()));
-    spans.push(Span::raw(app.http_url.clone()));
+    spans.push(Span::raw(app.http_url().to_owned()));
     spans.push(Span::styled(" │ ", t.dim()));
-    match &app.conn {
+    match app.conn() {
         Conn::Connecting => spans.push(Span::styled("○ connecting", t.warn())),
         Conn::Connected => spans.push(Span::styled("● connected", t.ok())),
         Conn::Down(why) => {
-            let retry = app.keymap.hint(Action::Refresh);
+            let retry = app.keymap().hint(Action::Refresh);
             spans.push(Span::styled(
                 format!("✗ unreachable: {why} · {retry} retries"),
                 t.error(),
@@ -44,12 +43,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         spans.push(Span::styled(
             format!(
                 "{} {label}… (Esc cancels)",
-                SPINNER[app.spinner % SPINNER.len()]
+                SPINNER[app.spinner() % SPINNER.len()]
             ),
             t.warn(),
         ));
     }
-    if let Some((level, msg)) = &app.message {
+    if let Some((level, msg)) = app.message() {
         spans.push(Span::styled(" │ ", t.dim()));
         let style = match level {
             Level::Info => t.ok(),

@@ -8,9 +8,9 @@ use ratatui::widgets::{List, ListItem, ListState};
 use super::super::app::{App, Focus};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+    let t = app.theme();
     let items: Vec<ListItem> = app
-        .topics
+        .topics()
         .iter()
         .map(|topic| {
             let parts = topic.partitions.map_or("?".to_owned(), |n| n.to_string());
@@ -26,14 +26,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ListItem::new(Line::from(spans))
         })
         .collect();
-    let title = format!(" Topics ({}) ", app.topics.len());
+    let title = format!(" Topics ({}) ", app.topics().len());
     let list = List::new(items)
         .block(super::pane(title, t, super::focused(app, Focus::Topics)))
         .highlight_style(t.selected())
         .highlight_symbol("▸");
     let mut state = ListState::default();
-    if !app.topics.is_empty() {
-        state.select(Some(app.topic_cursor));
+    if !app.topics().is_empty() {
+        state.select(Some(app.topic_cursor()));
     }
     f.render_stateful_widget(list, area, &mut state);
 }

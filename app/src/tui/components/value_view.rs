@@ -12,15 +12,15 @@ use super::super::fmt::{self, Kind, ValueFormat};
 const SHOWN_BYTES: usize = 256 * 1024;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+    let t = app.theme();
     let focused = super::focused(app, Focus::Value);
-    let row = app.scan.as_ref().and_then(|s| s.current());
+    let row = app.scan().and_then(|s| s.current());
     let Some(row) = row else {
         let p = Paragraph::new("").block(super::pane(" Value ", t, focused));
         f.render_widget(p, area);
         return;
     };
-    let kind = match app.value_format {
+    let kind = match app.value_format() {
         ValueFormat::Auto => match fmt::classify(&row.value) {
             Kind::Json => "json",
             Kind::Text => "text",
@@ -32,7 +32,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut lines = vec![
         Line::from(vec![
             Span::styled("key ", t.dim()),
-            Span::styled(app.key_format.render(&row.key), t.title()),
+            Span::styled(app.key_format().render(&row.key), t.title()),
             Span::styled(format!("  partition {}", row.partition), t.dim()),
         ]),
         Line::from(vec![
@@ -49,11 +49,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let inner_w = area.width.saturating_sub(2) as usize;
     let inner_h = area.height.saturating_sub(2) as usize;
     let shown = &row.value[..row.value.len().min(SHOWN_BYTES)];
-    let body = if app.value_format == ValueFormat::Hex
-        || (app.value_format == ValueFormat::Auto && fmt::classify(&row.value) == Kind::Binary)
+    let vf = app.value_format();
+    let body = if vf == ValueFormat::Hex
+        || (vf == ValueFormat::Auto && fmt::classify(&row.value) == Kind::Binary)
     {
         // Only the visible part of a hex dump is built.
-        let start = app.value_scroll * 16;
+        let start = app.value_scroll() * 16;
         let take = inner_h * 16;
         let slice = row
             .value
@@ -67,17 +68,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         }
         l
     } else {
-        let all = fmt::value_lines(shown, app.value_format, inner_w, t);
-        all.into_iter().skip(app.value_scroll).collect()
+        let all = fmt::value_lines(shown, vf, inner_w, t);
+        all.into_iter().skip(app.value_scroll()).collect()
     };
-    if row.value.len() > SHOWN_BYTES && app.value_format != ValueFormat::Hex {
+    if row.value.len() > SHOWN_BYTES && vf != ValueFormat::Hex {
         lines.push(Line::styled(
             format!("(first {} shown)", fmt::size(SHOWN_BYTES)),
             t.warn(),
         ));
     }
     lines.extend(body.into_iter().take(inner_h));
-    let title = format!(" Value · {} ", app.value_format.name());
+    let title = format!(" Value · {} ", vf.name());
     let p = Paragraph::new(lines)
         .block(super::pane(title, t, focused))
         .wrap(Wrap { trim: false });

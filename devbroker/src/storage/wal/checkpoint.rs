@@ -8,12 +8,14 @@ use std::io::Write;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
+use std::time::Instant;
 
 use heed::{Env, RoTxn, WithoutTls};
 
 use super::segment::{io_err, prepare_segment, segment_path, segments, sync_dir};
 use super::tx::{Reader, put_bytes};
-use crate::storage::{Result, StoreError};
+use super::writeback::dirty_bytes;
+use crate::storage::{Latency, Result, StoreError};
 
 const CHECKPOINT_FILE: &str = "checkpoint";
 const CHECKPOINT_MAGIC: &[u8; 8] = b"RPKVCKP1";
@@ -108,6 +110,8 @@ pub(super) struct Pending {
     pub next_size: u64,
     pub meta_pages: Vec<u8>,
     pub pin: RoTxn<'static, WithoutTls>,
+    /// When the writer pinned the snapshot (the checkpoint's start).
+    pub pinned_at: Instant,
 }
 
 /// The checkpointer thread: syncs the data file, writes the checkpoint, then
@@ -117,18 +121,27 @@ pub(super) fn checkpointer(
     dir: PathBuf,
     rx: std_mpsc::Receiver<Pending>,
     done: std_mpsc::Sender<Result<()>>,
+    latency: Latency,
 ) {
+    let data_file = File::open(dir.join("data.mdb")).ok();
     let mut pinned: Option<RoTxn<'static, WithoutTls>> = None;
     while let Ok(p) = rx.recv() {
+        let mut phase = Phases::new(&latency);
         let result = (|| {
+            if let Some(dirty) = data_file.as_ref().and_then(dirty_bytes) {
+                latency.checkpoint_writeback_bytes.observe(dirty as f64);
+            }
             env.force_sync()?;
+            phase.done("data_sync");
             Checkpoint {
                 replay_from: p.replay_from,
                 meta_pages: p.meta_pages,
             }
             .write(&dir)?;
+            phase.done("checkpoint_file");
             if p.next_size > 0 {
                 prepare_segment(&dir, p.replay_from + 1, p.next_size)?;
+                phase.done("prepare_segment");
             }
             for seq in segments(&dir)?.into_iter().filter(|s| *s < p.replay_from) {
                 let path = segment_path(&dir, seq);
@@ -136,8 +149,13 @@ pub(super) fn checkpointer(
                     tracing::warn!(segment = %path.display(), error = %e, "cannot delete an old redo segment");
                 }
             }
+            phase.done("retire");
             Ok(())
         })();
+        latency
+            .checkpoint_phase
+            .with_label_values(&["total"])
+            .observe(p.pinned_at.elapsed().as_secs_f64());
         if result.is_ok() {
             // The new snapshot is durable: the old one may now be overwritten.
             pinned = Some(p.pin);
@@ -147,6 +165,30 @@ pub(super) fn checkpointer(
         }
     }
     drop(pinned);
+}
+
+/// Times the phases of one checkpoint, each from the end of the last.
+struct Phases<'a> {
+    latency: &'a Latency,
+    since: Instant,
+}
+
+impl<'a> Phases<'a> {
+    fn new(latency: &'a Latency) -> Self {
+        Phases {
+            latency,
+            since: Instant::now(),
+        }
+    }
+
+    fn done(&mut self, phase: &str) {
+        let now = Instant::now();
+        self.latency
+            .checkpoint_phase
+            .with_label_values(&[phase])
+            .observe((now - self.since).as_secs_f64());
+        self.since = now;
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@
 mod checkpoint;
 mod segment;
 mod tx;
+mod writeback;
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -47,7 +48,7 @@ pub(crate) use segment::replay;
 use segment::{MAX_SEGMENT, MIN_SEGMENT, io_err, open_segment, remove_leftover_tmp, segment_path};
 pub(crate) use tx::{Db, Tx};
 
-use super::{Result, StoreError};
+use super::{Latency, Result, StoreError};
 
 /// A checkpoint starts when its interval (`--checkpoint-interval-ms`) has
 /// passed since the last one, or when the current segment has grown this big.
@@ -79,21 +80,34 @@ pub(crate) struct Wal {
     to_checkpointer: Option<std_mpsc::Sender<Pending>>,
     done: std_mpsc::Receiver<Result<()>>,
     checkpointer: Option<std::thread::JoinHandle<()>>,
+    latency: Latency,
+}
+
+/// How long an append took: writing the record, and syncing it.
+pub(crate) struct AppendTimes {
+    pub write: Duration,
+    pub sync: Duration,
 }
 
 impl Wal {
     /// Starts the log at segment `seq` (after recovery) and takes a first
     /// checkpoint, so older segments go.
-    pub fn start(dir: &Path, env: Env<WithoutTls>, seq: u64, interval: Duration) -> Result<Wal> {
+    pub fn start(
+        dir: &Path,
+        env: Env<WithoutTls>,
+        seq: u64,
+        interval: Duration,
+        latency: Latency,
+    ) -> Result<Wal> {
         let page_size = env.stat().page_size as usize;
         remove_leftover_tmp(dir);
         let file = open_segment(dir, seq)?;
         let (to_checkpointer, rx) = std_mpsc::channel::<Pending>();
         let (done_tx, done) = std_mpsc::channel();
-        let (ck_env, ck_dir) = (env.clone(), dir.to_path_buf());
+        let (ck_env, ck_dir, ck_latency) = (env.clone(), dir.to_path_buf(), latency.clone());
         let checkpointer = std::thread::Builder::new()
             .name("lmdb-checkpoint".into())
-            .spawn(move || checkpointer(ck_env, ck_dir, rx, done_tx))
+            .spawn(move || checkpointer(ck_env, ck_dir, rx, done_tx, ck_latency))
             .map_err(|e| StoreError::Io(format!("cannot start the checkpoint thread: {e}")))?;
         let mut wal = Wal {
             dir: dir.to_path_buf(),
@@ -112,6 +126,7 @@ impl Wal {
             to_checkpointer: Some(to_checkpointer),
             done,
             checkpointer: Some(checkpointer),
+            latency,
         };
         wal.checkpoint_now()?;
         Ok(wal)
@@ -119,7 +134,7 @@ impl Wal {
 
     /// Appends one group's record (from [`Tx::into_parts`]: its header is filled
     /// in here) and makes it durable.
-    pub fn append(&mut self, record: &mut [u8]) -> Result<()> {
+    pub fn append(&mut self, record: &mut [u8]) -> Result<AppendTimes> {
         if self.broken {
             return Err(StoreError::Io(
                 "the redo log could not undo a failed write; restart the broker".into(),
@@ -131,15 +146,20 @@ impl Wal {
         header[..4].copy_from_slice(&len.to_le_bytes());
         header[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
         let path = segment_path(&self.dir, self.seq);
-        let written = self
-            .file
-            .write_all_at(record, self.len)
-            .and_then(|_| self.file.sync_data());
+        let writing = Instant::now();
+        let mut synced = writing;
+        let written = self.file.write_all_at(record, self.len).and_then(|_| {
+            synced = Instant::now();
+            self.file.sync_data()
+        });
         match written {
             Ok(()) => {
                 self.len += record.len() as u64;
                 self.syncs += 1;
-                Ok(())
+                Ok(AppendTimes {
+                    write: synced - writing,
+                    sync: synced.elapsed(),
+                })
             }
             Err(e) => {
                 self.truncate_to(self.len);
@@ -231,6 +251,7 @@ impl Wal {
     /// hands the rest to the checkpointer. Must run between groups.
     fn begin_checkpoint(&mut self) -> Result<()> {
         self.started = Instant::now();
+        let pinned_at = self.started;
         let pin = self.env.clone().static_read_txn()?;
         let data = self.dir.join("data.mdb");
         let mut meta_pages = vec![0; 2 * self.page_size];
@@ -249,7 +270,12 @@ impl Wal {
             next_size,
             meta_pages,
             pin,
+            pinned_at,
         };
+        self.latency
+            .checkpoint_phase
+            .with_label_values(&["pin"])
+            .observe(pinned_at.elapsed().as_secs_f64());
         self.to_checkpointer
             .as_ref()
             .and_then(|tx| tx.send(pending).ok())

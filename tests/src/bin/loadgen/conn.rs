@@ -42,6 +42,21 @@ impl Conn {
         Ok((status, body))
     }
 
+    /// GETs a path and fails on anything but 200.
+    pub async fn get_ok(&mut self, path: &Uri) -> Result<Bytes> {
+        self.sender.ready().await?;
+        let req = Request::get(path.clone())
+            .header(header::HOST, &self.host)
+            .body(Full::new(Bytes::new()))?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status();
+        let body = resp.into_body().collect().await?.to_bytes();
+        if status != StatusCode::OK {
+            bail!("{path} answered {status}");
+        }
+        Ok(body)
+    }
+
     /// POSTs JSON and fails on anything but 200.
     pub async fn post_ok(&mut self, path: &Uri, body: Bytes) -> Result<Bytes> {
         let (status, reply) = self.post(path, body).await?;

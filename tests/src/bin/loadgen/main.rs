@@ -13,6 +13,7 @@
 mod conn;
 mod measure;
 mod procs;
+mod stages;
 mod suite;
 mod tail;
 mod workload;

@@ -16,6 +16,7 @@ use clap::Parser;
 use crate::conn::wait_ready;
 use crate::measure::{Row, RunSpec, preload, run};
 use crate::procs::{sibling_bin, spawn_announcing, start_etcd};
+use crate::stages;
 use crate::workload::{System, Workload};
 
 /// The dev broker's max must stay under this (the write-latency issue's target).
@@ -71,6 +72,7 @@ pub async fn tail(args: TailArgs) -> Result<()> {
     preload(System::Etcd, etcd, 0, args.keys).await?;
 
     let mut rows: Vec<(usize, Row)> = Vec::new();
+    let mut breakdowns: Vec<(usize, usize, String)> = Vec::new();
     for round in 1..=args.rounds {
         for &conns in &args.conns {
             let mut order = [(System::Devbroker, dev), (System::Etcd, etcd)];
@@ -87,13 +89,27 @@ pub async fn tail(args: TailArgs) -> Result<()> {
                     warmup: Duration::from_secs_f64(args.warmup),
                     duration: Duration::from_secs_f64(args.duration),
                 };
+                let before = match system {
+                    System::Devbroker => Some(stages::scrape(dev).await?),
+                    _ => None,
+                };
                 rows.push((round, run(&spec).await?));
+                if let Some(before) = before {
+                    let after = stages::scrape(dev).await?;
+                    breakdowns.push((round, conns, stages::render(&before, &after)));
+                }
             }
         }
     }
     drop((dev_proc, etcd_proc));
 
-    let report = render(&rows, &args);
+    let mut report = render(&rows, &args);
+    for (round, conns, table) in breakdowns {
+        let _ = write!(
+            report,
+            "\nDev broker, round {round}, {conns} connections: its write stages and checkpoints\n\n{table}"
+        );
+    }
     print!("{report}");
     if let Some(out) = &args.out {
         std::fs::write(out, &report).with_context(|| format!("writing {}", out.display()))?;

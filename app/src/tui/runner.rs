@@ -1,0 +1,95 @@
+//! Runs App's requests: each [`Out::Request`] in its own tokio task over the
+//! shared [`Client`], replying over a channel with the id App gave it; each
+//! [`Out::Cancel`] aborts its task. The event loop owns the runner; App never
+//! sees a task, so it can be driven without a runtime in tests.
+
+use std::collections::HashMap;
+
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::client::Client;
+
+use super::app::{Effect, Out};
+use super::backend::{Request, Response};
+
+/// Spawns requests over one client and keeps their abort handles.
+pub struct Runner {
+    client: Client,
+    tx: mpsc::UnboundedSender<Response>,
+    tasks: HashMap<u64, AbortHandle>,
+}
+
+impl Runner {
+    pub fn new(client: Client, tx: mpsc::UnboundedSender<Response>) -> Self {
+        Runner {
+            client,
+            tx,
+            tasks: HashMap::new(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Later requests run over `client` (running ones are App's to cancel).
+    pub fn set_client(&mut self, client: Client) {
+        self.client = client;
+    }
+
+    /// A sender for replies that do not come from a request (the dev broker).
+    pub fn sender(&self) -> mpsc::UnboundedSender<Response> {
+        self.tx.clone()
+    }
+
+    /// Requests still running.
+    pub fn running(&self) -> usize {
+        self.tasks.values().filter(|h| !h.is_finished()).count()
+    }
+
+    /// Runs `req` in a task that replies with `id`.
+    pub fn spawn(&mut self, id: u64, req: Request) {
+        let client = self.client.clone();
+        let tx = self.tx.clone();
+        let handle = tokio::spawn(async move {
+            let reply = super::backend::run(client, req).await;
+            let _ = tx.send(Response { id, reply });
+        });
+        self.tasks.insert(id, handle.abort_handle());
+    }
+
+    /// Aborts the request `id`, if it still runs.
+    pub fn cancel(&mut self, id: u64) {
+        if let Some(h) = self.tasks.remove(&id) {
+            h.abort();
+        }
+    }
+
+    /// The reply of `id` arrived: forget its handle.
+    pub fn finished(&mut self, id: u64) {
+        self.tasks.remove(&id);
+    }
+
+    /// Spawns and cancels as App asked; returns the effects, in order, for
+    /// the loop that owns the terminal.
+    pub fn perform(&mut self, outs: Vec<Out>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for out in outs {
+            match out {
+                Out::Request(id, req) => self.spawn(id, req),
+                Out::Cancel(id) => self.cancel(id),
+                Out::Effect(e) => effects.push(e),
+            }
+        }
+        effects
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        for h in self.tasks.values() {
+            h.abort();
+        }
+    }
+}
