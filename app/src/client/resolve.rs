@@ -240,7 +240,24 @@ impl Client {
                 source,
             }
         })?;
-        let reads = (0..n).map(|p| async move {
+        let partitions: Vec<i32> = (0..n).collect();
+        self.locate_in(topic, &partitions, keys, partitioner)
+            .await
+            .map_err(LocateError::Read)
+    }
+
+    /// [`Client::locate`] over partitions the caller knows (`0..N` of a
+    /// topic, e.g. from a listing that came without Kafka); `home` is
+    /// `partitioner`'s choice among `partitions.len()`.
+    pub async fn locate_in(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+        keys: &[Vec<u8>],
+        partitioner: Partitioner,
+    ) -> Result<Vec<Located>, PartitionError> {
+        let n = i32::try_from(partitions.len()).unwrap_or(i32::MAX);
+        let reads = partitions.iter().map(|&p| async move {
             let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(keys.len());
             for chunk in keys.chunks(LOCATE_BATCH) {
                 let got = self
