@@ -10,7 +10,8 @@ use serde::Serialize;
 use super::kv::{KvFlags, PreconditionFlags, WriteResult, print_writes};
 use super::{PreconditionUnmet, fixed_partition, print_json, print_text};
 use crate::client::{
-    Client, Located, Precondition, WriteRequest, and_list, cas_precondition, sha256_hex,
+    Client, Located, Precondition, WriteRequest, and_list, guarded_deletes, sha256_hex,
+    write_request,
 };
 use crate::format::{OutputFormat, Table};
 
@@ -156,42 +157,26 @@ pub async fn delete(
     common: &KvFlags,
 ) -> Result<()> {
     let pre = flags.precondition();
-    let mut writes: BTreeMap<i32, WriteRequest> = BTreeMap::new();
-    let mut add = |p: i32, key: Vec<u8>, precondition: Option<Precondition>| {
-        writes
-            .entry(p)
-            .or_default()
-            .deletes
-            .push(rpkv_wire::kvstore::Delete { key, precondition });
-    };
-    match fixed_partition(common.partition)? {
-        Some(p) => {
-            for k in keys {
-                add(p, k, pre.clone());
-            }
-        }
+    let writes: BTreeMap<i32, WriteRequest> = match fixed_partition(common.partition)? {
+        Some(p) => BTreeMap::from([(p, write_request(vec![], keys, pre))]),
         None => {
             let located = locate(client, topic, &keys, "delete").await?;
             check_preconditions(topic, &located, flags, common)?;
-            for l in located {
-                if l.copies.is_empty() {
-                    // Found nowhere: a delete of a missing key, as with -p N,
-                    // in the partition the partitioner picks.
-                    add(l.home, l.key, pre.clone());
-                    continue;
-                }
-                // Each copy's delete holds only if its value is still the
-                // one just read: a concurrent write fails it (exit 3).
-                for c in l.copies {
-                    add(
-                        c.partition,
-                        l.key.clone(),
-                        Some(cas_precondition(Some(&c.value))),
-                    );
-                }
+            // Each copy's delete holds only if its value is still the one
+            // just read: a concurrent write fails it (exit 3).
+            let mut writes = guarded_deletes(&located);
+            for l in located.into_iter().filter(|l| l.copies.is_empty()) {
+                // Found nowhere: a delete of a missing key, as with -p N,
+                // in the partition the partitioner picks.
+                writes
+                    .entry(l.home)
+                    .or_default()
+                    .deletes
+                    .extend(write_request(vec![], vec![l.key], pre.clone()).deletes);
             }
+            writes
         }
-    }
+    };
     let mut results = Vec::new();
     for (p, req) in writes {
         let n = req.deletes.len();

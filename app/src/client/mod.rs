@@ -52,7 +52,7 @@ pub use kvstore::{
 pub use proxy::{ConsumedBytes, OutgoingRecord};
 pub use resolve::{
     KeyCopy, LocateError, Located, PARTITIONER_NAMES, Partitioner, SeveralPartitions,
-    UnknownPartitioner, and_list, shown_key,
+    UnknownPartitioner, and_list, guarded_deletes, shown_key,
 };
 pub use rpkv_wire::kvstore::{Entry, Precondition, WriteRequest};
 pub use rpkv_wire::partitioner::{crc32_partition, fnv1a_partition, murmur2, partition_for_key};

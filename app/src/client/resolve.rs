@@ -8,14 +8,17 @@
 //! where the key already lives ([`Located::write_partition`]), and only a new
 //! key is placed by a [`Partitioner`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use rpkv_wire::kvstore::{Delete, WriteRequest};
 use rpkv_wire::partitioner::{crc32_partition, fnv1a_partition, partition_for_key};
 use serde::{Deserialize, Serialize};
 
 use super::Client;
 use super::error::Error;
+use super::kvstore::cas_precondition;
 use super::scan::PartitionError;
 
 /// Most keys in one batch get of [`Client::locate`].
@@ -195,6 +198,23 @@ impl Located {
             }),
         }
     }
+}
+
+/// Deletes of every copy of the located keys, one write per partition, each
+/// delete guarded by the value read (`ifMatches` its SHA-256): a write that
+/// came in since makes the partition's write fail with a 409 and delete
+/// nothing there. Keys found nowhere are left out.
+pub fn guarded_deletes(located: &[Located]) -> BTreeMap<i32, WriteRequest> {
+    let mut writes: BTreeMap<i32, WriteRequest> = BTreeMap::new();
+    for l in located {
+        for c in &l.copies {
+            writes.entry(c.partition).or_default().deletes.push(Delete {
+                key: l.key.clone(),
+                precondition: Some(cas_precondition(Some(&c.value))),
+            });
+        }
+    }
+    writes
 }
 
 /// A key for messages: its text when it is printable UTF-8, else hex.
@@ -403,6 +423,26 @@ mod tests {
         assert_eq!(got[1].write_partition("t"), Ok(got[1].home));
         assert_eq!(got[2].single().map(|c| c.partition), Some(2));
         assert_eq!(got[2].write_partition("t"), Ok(2));
+        // Deletes guarded by the values read: a write since then fails its
+        // partition's delete (409, nothing deleted there).
+        let deletes = guarded_deletes(&got);
+        assert_eq!(deletes.keys().copied().collect::<Vec<_>>(), vec![0, 1, 2]);
+        c.put("t", 1, b"two".to_vec(), b"changed".to_vec(), None)
+            .await
+            .unwrap();
+        for (p, req) in &deletes {
+            let r = c.write("t", *p, req).await;
+            match p {
+                1 => assert!(r.is_err_and(|e| e.is_precondition_failed())),
+                _ => r.expect("unchanged copies are deleted"),
+            }
+        }
+        assert_eq!(
+            c.get("t", 1, b"two").await.unwrap().as_deref(),
+            Some(&b"changed"[..])
+        );
+        assert_eq!(c.get("t", 0, b"two").await.unwrap(), None);
+        assert_eq!(c.get("t", 2, b"one").await.unwrap(), None);
         // More keys than one batch get takes.
         let many: Vec<Vec<u8>> = (0..2500).map(|i| format!("k{i}").into_bytes()).collect();
         let got = c.locate("t", &many, Partitioner::Murmur2).await.unwrap();
