@@ -61,14 +61,18 @@ pub struct ConnArgs {
         global = true,
         env = "RPKV_PARTITIONER",
         value_name = "NAME",
-        value_parser = parse_partitioner
+        value_parser = check_partitioner
     )]
-    pub partitioner: Option<Partitioner>,
+    pub partitioner: Option<String>,
 }
 
-fn parse_partitioner(s: &str) -> Result<Partitioner, String> {
-    s.parse()
-        .map_err(|e: crate::client::UnknownPartitioner| e.to_string())
+/// Checks a partitioner name at parse time (a bad one is a usage error);
+/// empty counts as unset, like the other settings.
+fn check_partitioner(s: &str) -> Result<String, String> {
+    if !s.is_empty() {
+        s.parse::<Partitioner>().map_err(|e| e.to_string())?;
+    }
+    Ok(s.to_owned())
 }
 
 impl std::fmt::Debug for ConnArgs {
@@ -135,10 +139,21 @@ impl ConnArgs {
             password: set(&self.password).or(profile.password),
             timeout: Duration::from_secs_f64(self.timeout),
             read_only: profile.read_only,
-            partitioner: self.partitioner.or(profile.partitioner).unwrap_or_default(),
+            partitioner: self
+                .partitioner()?
+                .or(profile.partitioner)
+                .unwrap_or_default(),
             profile: name,
             ..ClientConfig::default()
         })
+    }
+
+    /// `--partitioner` / `RPKV_PARTITIONER`, when set.
+    pub fn partitioner(&self) -> anyhow::Result<Option<Partitioner>> {
+        match self.partitioner.as_deref() {
+            None | Some("") => Ok(None),
+            Some(name) => Ok(Some(name.parse()?)),
+        }
     }
 
     /// A client for this configuration.

@@ -90,7 +90,7 @@ pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
                     None
                 },
                 read_only,
-                partitioner: conn.partitioner,
+                partitioner: conn.partitioner()?,
             };
             file.profiles.insert(name.clone(), profile);
             if make_current || file.current.is_none() {
