@@ -239,6 +239,20 @@ async fn a_key_in_two_partitions_warns_on_get_refuses_put_and_is_deleted_everywh
         vec![(0, "zero".into()), (2, "new".into())]
     );
 
+    // An import does not choose either, and writes nothing.
+    let line = r
+        .run_stdin(
+            &["kv", "import", "dup"],
+            Some(b"{\"key\":\"a\",\"value\":\"1\",\"partition\":0}\n{\"key\":\"k\",\"value\":\"x\",\"partition\":0}\n"),
+        )
+        .fails(1);
+    assert_eq!(
+        line,
+        "rpkv: import: key \"k\" is in partitions 0 and 2 of topic \"dup\": nothing imported; \
+         give -p N or --keep-partitions to choose where the keys go"
+    );
+    assert_eq!(copies(&kv, "dup", 3, "a").await, vec![]);
+
     // Preconditions are checked against every copy before anything is deleted.
     let hash_of_zero = rpkv_e2e::sha256_hex(b"zero");
     let line = r

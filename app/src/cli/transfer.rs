@@ -114,7 +114,12 @@ pub async fn import(client: &Client, args: ImportArgs) -> Result<()> {
             progress.inc(n as u64)
         })
         .await
-        .context("import");
+        .map_err(|e| match e {
+            several @ crate::client::TransferError::SeveralPartitions { .. } => anyhow::anyhow!(
+                "import: {several}; give -p N or --keep-partitions to choose where the keys go"
+            ),
+            other => anyhow::Error::new(other).context("import"),
+        });
     progress.finish_and_clear();
     let summary = summary?;
     match args.format {
