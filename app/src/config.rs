@@ -1,5 +1,6 @@
 //! Profiles in `$XDG_CONFIG_HOME/rpkv/rpkv.toml`: named connection settings
-//! (URLs, TLS CA, user, read-only) and which one is current. Passwords are kept
+//! (URLs, TLS CA, user, read-only, the partitioner for new keys) and which
+//! one is current. Passwords are kept
 //! only when the user asks (`--save-password`); the file is then made 0600.
 
 use std::collections::BTreeMap;
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{mask, redact_url};
+use crate::client::{Partitioner, mask, redact_url};
 
 /// Errors reading or writing the profile file.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,9 @@ pub struct Profile {
     pub password: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// How `-p -1` places keys no partition holds yet (murmur2 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitioner: Option<Partitioner>,
 }
 
 impl std::fmt::Debug for Profile {
@@ -57,6 +61,7 @@ impl std::fmt::Debug for Profile {
             user,
             password,
             read_only,
+            partitioner,
         } = self;
         f.debug_struct("Profile")
             .field("http_url", &http_url.as_deref().map(redact_url))
@@ -65,6 +70,7 @@ impl std::fmt::Debug for Profile {
             .field("user", user)
             .field("password", &mask(password))
             .field("read_only", read_only)
+            .field("partitioner", partitioner)
             .finish()
     }
 }
@@ -199,6 +205,7 @@ mod tests {
                 user: Some("alice".into()),
                 password: None,
                 read_only: true,
+                partitioner: Some(Partitioner::Crc32),
             },
         );
         cfg.current = Some("prod".into());
@@ -206,6 +213,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("password"), "{text}");
         assert!(text.contains("read_only = true"), "{text}");
+        assert!(text.contains("partitioner = \"crc32\""), "{text}");
         let back = ConfigFile::load(&path).unwrap();
         assert_eq!(back, cfg);
         let (name, p) = back.resolve(None).unwrap().unwrap();
@@ -258,6 +266,22 @@ mod tests {
             assert!(!shown.contains("12345678"), "{shown}");
             assert!(shown.contains("line "), "{shown}");
         }
+    }
+
+    #[test]
+    fn partitioner_names_are_checked_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rpkv.toml");
+        std::fs::write(&path, "[profiles.a]\npartitioner = \"consistent_random\"\n").unwrap();
+        let cfg = ConfigFile::load(&path).unwrap();
+        assert_eq!(cfg.profiles["a"].partitioner, Some(Partitioner::Crc32));
+        std::fs::write(&path, "[profiles.a]\npartitioner = \"random\"\n").unwrap();
+        let err = ConfigFile::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("no partition can be computed for a key"),
+            "{err}"
+        );
+        assert!(err.contains("line 2"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::client::{
-    Client, ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, mask, parse_brokers, redact_url,
+    Client, ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, Partitioner, mask, parse_brokers,
+    redact_url,
 };
 use crate::config::{self, ConfigFile};
 
@@ -52,6 +53,26 @@ pub struct ConnArgs {
     /// Profile file [default: $XDG_CONFIG_HOME/rpkv/rpkv.toml]
     #[arg(long, global = true, env = "RPKV_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Where -p -1 puts a key no partition holds yet: murmur2 (Java, kafka-python,
+    /// franz-go), crc32 (librdkafka: kcat, confluent-kafka), fnv1a (Sarama), or a
+    /// librdkafka name [default: the profile's, else murmur2]
+    #[arg(
+        long,
+        global = true,
+        env = "RPKV_PARTITIONER",
+        value_name = "NAME",
+        value_parser = check_partitioner
+    )]
+    pub partitioner: Option<String>,
+}
+
+/// Checks a partitioner name at parse time (a bad one is a usage error);
+/// empty counts as unset, like the other settings.
+fn check_partitioner(s: &str) -> Result<String, String> {
+    if !s.is_empty() {
+        s.parse::<Partitioner>().map_err(|e| e.to_string())?;
+    }
+    Ok(s.to_owned())
 }
 
 impl std::fmt::Debug for ConnArgs {
@@ -65,6 +86,7 @@ impl std::fmt::Debug for ConnArgs {
             password,
             timeout,
             config,
+            partitioner,
         } = self;
         f.debug_struct("ConnArgs")
             .field("http_url", &http_url.as_deref().map(redact_url))
@@ -75,6 +97,7 @@ impl std::fmt::Debug for ConnArgs {
             .field("password", &mask(password))
             .field("timeout", timeout)
             .field("config", config)
+            .field("partitioner", partitioner)
             .finish()
     }
 }
@@ -116,9 +139,21 @@ impl ConnArgs {
             password: set(&self.password).or(profile.password),
             timeout: Duration::from_secs_f64(self.timeout),
             read_only: profile.read_only,
+            partitioner: self
+                .partitioner()?
+                .or(profile.partitioner)
+                .unwrap_or_default(),
             profile: name,
             ..ClientConfig::default()
         })
+    }
+
+    /// `--partitioner` / `RPKV_PARTITIONER`, when set.
+    pub fn partitioner(&self) -> anyhow::Result<Option<Partitioner>> {
+        match self.partitioner.as_deref() {
+            None | Some("") => Ok(None),
+            Some(name) => Ok(Some(name.parse()?)),
+        }
     }
 
     /// A client for this configuration.

@@ -1,17 +1,14 @@
 //! `rpkv kv get|put|delete|scan|hash|export|import`.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::conn::ConnArgs;
+use super::kv_partition::{self, PartitionArgs};
 use super::transfer::{self, ExportArgs, ImportArgs};
-use super::{partitions, partitions_for_keys, print_json, print_text};
-use crate::client::{
-    Client, PartitionEntry, Precondition, ScanRange, sha256_hex, validate_sha256_hex, write_request,
-};
+use super::{keys, partitions, print_json, print_text};
+use crate::client::{PartitionEntry, Precondition, ScanRange, sha256_hex, validate_sha256_hex};
 use crate::format::{ByteFormat, OutputFormat, Table};
 
 #[derive(Subcommand, Debug)]
@@ -22,6 +19,9 @@ pub enum KvCommand {
   rpkv kv get example-topic foo hello --format json
   rpkv kv get example-topic 666f6f --key-format hex -p 0
 
+With -p -1 (the default) every partition is asked, so keys produced with any
+partitioner are found; a key in several partitions is listed once per partition
+(json: \"partitions\": [..]) with a warning on stderr.
 Missing keys are listed as not found (json: \"found\": false); the exit code stays 0.")]
     Get {
         /// The kvstore topic.
@@ -38,6 +38,9 @@ Missing keys are listed as not found (json: \"found\": false); the exit code sta
   rpkv kv put example-topic lock owned --if-exists false      # create only
   rpkv kv put example-topic counter 11 --if-matches $(rpkv kv hash 10)   # compare-and-swap
 
+With -p -1 (the default) the key is written where it already lives; a new key goes
+where --partitioner puts it (murmur2 unless the profile says otherwise). A key in
+several partitions is refused (exit 1) unless -p N is given.
 A failed precondition writes nothing and exits with code 3.")]
     Put {
         /// The kvstore topic.
@@ -54,6 +57,8 @@ A failed precondition writes nothing and exits with code 3.")]
   rpkv kv delete example-topic foo
   rpkv kv delete example-topic a b c -p 0 --if-exists true
 
+With -p -1 (the default) each key is deleted in every partition that holds it, each
+delete guarded by the value just read: a concurrent write makes it fail with exit 3.
 A failed precondition deletes nothing and exits with code 3.")]
     Delete {
         /// The kvstore topic.
@@ -97,6 +102,8 @@ A failed precondition deletes nothing and exits with code 3.")]
         #[arg(long, value_enum, default_value_t = ByteFormat::Utf8)]
         value_format: ByteFormat,
     },
+    /// Show the partition each producer partitioner picks for keys, and where they live.
+    Partition(PartitionArgs),
     /// Export every key of a topic as JSON lines (key, value, partition).
     Export(ExportArgs),
     /// Import JSON lines (as written by export) in atomic batches.
@@ -106,7 +113,8 @@ A failed precondition deletes nothing and exits with code 3.")]
 /// Flags every key command shares.
 #[derive(Args, Debug, Clone)]
 pub struct KvFlags {
-    /// Partition; -1 = Kafka's default partitioner on the key (scan: all partitions).
+    /// Partition; -1 = wherever the key lives (every partition is asked; a new key
+    /// goes where --partitioner puts it; scan: all partitions merged).
     #[arg(short, long, default_value_t = -1, allow_negative_numbers = true)]
     pub partition: i32,
     /// How keys are written and printed.
@@ -132,26 +140,18 @@ pub struct PreconditionFlags {
 }
 
 impl PreconditionFlags {
-    fn precondition(&self) -> Result<Option<Precondition>> {
-        Ok(match (&self.if_exists, &self.if_matches) {
+    pub(super) fn precondition(&self) -> Option<Precondition> {
+        match (&self.if_exists, &self.if_matches) {
             (Some(e), _) => Some(Precondition::if_exists(*e)),
             (None, Some(h)) => Some(Precondition::if_matches(h.clone())),
             (None, None) => None,
-        })
+        }
     }
 }
 
 /// Validates `--if-matches` at parse time, so a bad hash is a usage error (exit 2).
 fn parse_hash(s: &str) -> Result<String, String> {
     validate_sha256_hex(s).map_err(|e| e.to_string())
-}
-
-#[derive(Serialize)]
-struct GetResult {
-    key: String,
-    value: Option<String>,
-    found: bool,
-    partition: i32,
 }
 
 #[derive(Serialize)]
@@ -162,12 +162,12 @@ struct ScanResult {
 }
 
 #[derive(Serialize)]
-struct WriteResult<'a> {
-    operation: &'a str,
-    topic: &'a str,
-    partition: i32,
-    key_count: usize,
-    success: bool,
+pub(super) struct WriteResult<'a> {
+    pub operation: &'a str,
+    pub topic: &'a str,
+    pub partition: i32,
+    pub key_count: usize,
+    pub success: bool,
 }
 
 fn parse_all(format: ByteFormat, items: &[String], what: &str) -> Result<Vec<Vec<u8>>> {
@@ -178,7 +178,7 @@ fn parse_all(format: ByteFormat, items: &[String], what: &str) -> Result<Vec<Vec
 }
 
 /// Context naming where a call went: topic and partition.
-fn at(topic: &str, partition: i32) -> String {
+pub(super) fn at(topic: &str, partition: i32) -> String {
     format!("topic {topic:?} partition {partition}")
 }
 
@@ -197,7 +197,10 @@ pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
             topic,
             keys,
             common,
-        } => get(&conn.client()?, &topic, &keys, &common).await,
+        } => {
+            let keys = parse_all(common.key_format, &keys, "key")?;
+            keys::get(&conn.client()?, &topic, keys, &common).await
+        }
         KvCommand::Put {
             topic,
             key,
@@ -214,26 +217,7 @@ pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
                 .value_format
                 .parse(&value)
                 .map_err(|e| anyhow::anyhow!("value: {e}"))?;
-            let pre = pre.precondition()?;
-            let p = partitions_for_keys(
-                &client,
-                &topic,
-                common.partition,
-                std::slice::from_ref(&key),
-            )
-            .await?[0];
-            client
-                .put(&topic, p, key, value, pre)
-                .await
-                .with_context(|| format!("put: {}", at(&topic, p)))?;
-            let result = WriteResult {
-                operation: "put",
-                topic: &topic,
-                partition: p,
-                key_count: 1,
-                success: true,
-            };
-            print_writes(common.format, &[result], false)
+            keys::put(&client, &topic, key, value, pre.precondition(), &common).await
         }
         KvCommand::Delete {
             topic,
@@ -241,36 +225,10 @@ pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
             pre,
             common,
         } => {
-            let client = conn.client()?;
             let keys = parse_all(common.key_format, &keys, "key")?;
-            let pre = pre.precondition()?;
-            let parts = partitions_for_keys(&client, &topic, common.partition, &keys).await?;
-            let mut by_partition: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
-            for (k, p) in keys.into_iter().zip(parts) {
-                by_partition.entry(p).or_default().push(k);
-            }
-            let mut results = Vec::new();
-            for (p, keys) in by_partition {
-                let n = keys.len();
-                let req = write_request(vec![], keys, pre.clone());
-                client
-                    .write(&topic, p, &req)
-                    .await
-                    .with_context(|| format!("delete: {}", at(&topic, p)))?;
-                results.push((p, n));
-            }
-            let results: Vec<WriteResult> = results
-                .into_iter()
-                .map(|(partition, key_count)| WriteResult {
-                    operation: "delete",
-                    topic: &topic,
-                    partition,
-                    key_count,
-                    success: true,
-                })
-                .collect();
-            print_writes(common.format, &results, true)
+            keys::delete(&conn.client()?, &topic, keys, &pre, &common).await
         }
+        KvCommand::Partition(args) => kv_partition::run(conn, args).await,
         KvCommand::Scan {
             topic,
             start_key,
@@ -301,35 +259,6 @@ pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
     }
 }
 
-async fn get(client: &Client, topic: &str, keys: &[String], common: &KvFlags) -> Result<()> {
-    let keys = parse_all(common.key_format, keys, "key")?;
-    let parts = partitions_for_keys(client, topic, common.partition, &keys).await?;
-    let found = client
-        .get_many(topic, parts.into_iter().zip(keys).collect())
-        .await
-        .context("get")?;
-    let results: Vec<GetResult> = found
-        .into_iter()
-        .map(|(p, l)| GetResult {
-            key: common.key_format.render(&l.key),
-            found: l.value.is_some(),
-            value: l.value.map(|v| common.value_format.render(&v)),
-            partition: p,
-        })
-        .collect();
-    match common.format {
-        OutputFormat::Json => print_json(&results),
-        OutputFormat::Text => {
-            let mut t = Table::new(["KEY", "VALUE", "PARTITION"]);
-            for r in &results {
-                let value = r.value.clone().unwrap_or_else(|| "(not found)".to_owned());
-                t.row([r.key.clone(), value, r.partition.to_string()]);
-            }
-            print_text(&t.render())
-        }
-    }
-}
-
 fn print_scan(common: &KvFlags, entries: &[PartitionEntry]) -> Result<()> {
     let rows = entries.iter().map(|e| ScanResult {
         key: common.key_format.render(&e.key),
@@ -348,7 +277,11 @@ fn print_scan(common: &KvFlags, entries: &[PartitionEntry]) -> Result<()> {
     }
 }
 
-fn print_writes(format: OutputFormat, results: &[WriteResult<'_>], as_list: bool) -> Result<()> {
+pub(super) fn print_writes(
+    format: OutputFormat,
+    results: &[WriteResult<'_>],
+    as_list: bool,
+) -> Result<()> {
     match format {
         OutputFormat::Json if as_list => print_json(&results),
         OutputFormat::Json => match results.first() {

@@ -4,7 +4,9 @@
 mod conn;
 #[cfg(feature = "dev")]
 mod dev;
+mod keys;
 mod kv;
+mod kv_partition;
 mod partitions;
 mod profile;
 mod topic;
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use conn::ConnArgs;
-pub(crate) use partitions::{partition_count, partitions, partitions_for_keys};
+pub(crate) use partitions::{fixed_partition, partition_count, partitions};
 
 use crate::client;
 
@@ -181,11 +183,18 @@ pub fn run(parsed: Parsed) -> ExitCode {
     }
 }
 
+/// A precondition the CLI checked itself (against values it read) that
+/// does not hold: exit 3, like one the broker refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("precondition failed: {0}")]
+pub struct PreconditionUnmet(pub String);
+
 /// 3 for a failed precondition anywhere in the chain, else 1.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     let precondition = e.chain().any(|c| {
         c.downcast_ref::<client::Error>()
             .is_some_and(client::Error::is_precondition_failed)
+            || c.is::<PreconditionUnmet>()
     });
     if precondition {
         EXIT_PRECONDITION
@@ -260,6 +269,8 @@ mod tests {
             message: "m".into(),
         })
         .context("topic \"t\" partition 0");
+        assert_eq!(exit_code(&e), EXIT_PRECONDITION);
+        let e = anyhow::Error::new(PreconditionUnmet("k".into())).context("delete");
         assert_eq!(exit_code(&e), EXIT_PRECONDITION);
         assert_eq!(exit_code(&anyhow::anyhow!("other")), EXIT_ERROR);
     }

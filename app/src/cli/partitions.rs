@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::client::{Client, partition_for_key};
+use crate::client::Client;
 
 /// The partition count of `topic` (Kafka Metadata, cached by the client).
 pub async fn partition_count(client: &Client, topic: &str) -> Result<i32> {
@@ -15,27 +15,18 @@ pub async fn partition_count(client: &Client, topic: &str) -> Result<i32> {
 
 /// `-p N`: that partition; `-p -1`: every partition of the topic.
 pub async fn partitions(client: &Client, topic: &str, partition: i32) -> Result<Vec<i32>> {
-    match partition {
-        p if p >= 0 => Ok(vec![p]),
-        -1 => Ok((0..partition_count(client, topic).await?).collect()),
-        p => bail!("--partition must be -1 (all partitions) or a partition number, got {p}"),
+    match fixed_partition(partition)? {
+        Some(p) => Ok(vec![p]),
+        None => Ok((0..partition_count(client, topic).await?).collect()),
     }
 }
 
-/// `-p N`: that partition for every key; `-p -1`: the partition Kafka's
-/// default partitioner picks for each key.
-pub async fn partitions_for_keys(
-    client: &Client,
-    topic: &str,
-    partition: i32,
-    keys: &[Vec<u8>],
-) -> Result<Vec<i32>> {
+/// A key command's `-p`: `Some(N)`, or `None` for -1 (find where each key
+/// lives; place new keys with the partitioner).
+pub fn fixed_partition(partition: i32) -> Result<Option<i32>> {
     match partition {
-        p if p >= 0 => Ok(vec![p; keys.len()]),
-        -1 => {
-            let n = partition_count(client, topic).await?;
-            Ok(keys.iter().map(|k| partition_for_key(k, n)).collect())
-        }
-        p => bail!("--partition must be -1 (partitioner) or a partition number, got {p}"),
+        p if p >= 0 => Ok(Some(p)),
+        -1 => Ok(None),
+        p => bail!("--partition must be -1 (where the key lives) or a partition number, got {p}"),
     }
 }

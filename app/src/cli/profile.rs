@@ -17,6 +17,7 @@ pub enum ProfileCommand {
   rpkv profile create local --http-url http://127.0.0.1:18082 --brokers 127.0.0.1:19092 --use
   rpkv profile create prod --http-url https://redpanda:8082 --tls-ca ca.pem --user alice --read-only
   RPKV_PASSWORD=secret rpkv profile create ci --user ci --save-password
+  rpkv profile create librdkafka --partitioner crc32   # keys produced by kcat / confluent-kafka
 
 The password is written to the file (mode 0600) only with --save-password; otherwise
 give it with --password or RPKV_PASSWORD when you use the profile.")]
@@ -59,6 +60,7 @@ struct ProfileRow {
     user: Option<String>,
     password_saved: bool,
     read_only: bool,
+    partitioner: Option<String>,
 }
 
 pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
@@ -88,6 +90,7 @@ pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
                     None
                 },
                 read_only,
+                partitioner: conn.partitioner()?,
             };
             file.profiles.insert(name.clone(), profile);
             if make_current || file.current.is_none() {
@@ -128,6 +131,7 @@ pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
                     user: p.user.clone(),
                     password_saved: p.password.is_some(),
                     read_only: p.read_only,
+                    partitioner: p.partitioner.map(|p| p.name().to_owned()),
                 })
                 .collect();
             match format {
@@ -140,6 +144,7 @@ pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
                         "BROKERS",
                         "USER",
                         "READ-ONLY",
+                        "PARTITIONER",
                     ]);
                     let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
                     for r in &rows {
@@ -150,6 +155,7 @@ pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
                             dash(&r.brokers),
                             dash(&r.user),
                             r.read_only.to_string(),
+                            dash(&r.partitioner),
                         ]);
                     }
                     print_text(&t.render())

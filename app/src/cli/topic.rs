@@ -8,9 +8,7 @@ use serde::Serialize;
 
 use super::conn::ConnArgs;
 use super::{print_json, print_text};
-use crate::client::{
-    Client, Error as ClientError, NewTopic, OffsetSpec, OutgoingRecord, partition_for_key,
-};
+use crate::client::{Client, Error as ClientError, NewTopic, OffsetSpec, OutgoingRecord};
 use crate::format::{OutputFormat, Table};
 use crate::record_format::{RecordFields, RecordFormat};
 
@@ -396,7 +394,7 @@ impl Producer<'_> {
                             n
                         }
                     };
-                    Some(partition_for_key(k, n))
+                    Some(self.client.partitioner().partition_for(k, n))
                 }
                 (_, None, None) => None,
             };

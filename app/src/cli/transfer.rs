@@ -35,8 +35,11 @@ pub struct ExportArgs {
   rpkv kv import other-topic < example.jsonl
   rpkv kv import other-topic -f example.jsonl --keep-partitions
 
-Keys go where Kafka's partitioner puts them in the target topic (or to -p N, or to
-the partition recorded in the file with --keep-partitions). Each batch is one atomic
+A key that one partition of the target topic already holds is written there; a new
+key goes where --partitioner puts it (murmur2 unless the profile says otherwise); a
+key that several partitions hold refuses the import, with nothing written. -p N
+writes every key to partition N, --keep-partitions to the partition recorded in the
+file. Each batch is one atomic
 write of at most --batch-bytes of keys and values.")]
 pub struct ImportArgs {
     /// The kvstore topic to write into.
@@ -44,7 +47,7 @@ pub struct ImportArgs {
     /// Read from FILE instead of stdin ("-" = stdin).
     #[arg(short, long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Partition to write every key to; -1 = Kafka's partitioner on the key.
+    /// Partition to write every key to; -1 = where the key lives (new keys: --partitioner).
     #[arg(short, long, default_value_t = -1, allow_negative_numbers = true, conflicts_with = "keep_partitions")]
     pub partition: i32,
     /// Write each key to the partition recorded in the file.
@@ -93,7 +96,7 @@ pub async fn import(client: &Client, args: ImportArgs) -> Result<()> {
     } else if args.partition >= 0 {
         ImportTarget::Partition(args.partition)
     } else {
-        ImportTarget::Partitioner
+        ImportTarget::Partitioner(client.partitioner())
     };
     let progress = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(entries.len() as u64);
@@ -111,7 +114,12 @@ pub async fn import(client: &Client, args: ImportArgs) -> Result<()> {
             progress.inc(n as u64)
         })
         .await
-        .context("import");
+        .map_err(|e| match e {
+            several @ crate::client::TransferError::SeveralPartitions { .. } => anyhow::anyhow!(
+                "import: {several}; give -p N or --keep-partitions to choose where the keys go"
+            ),
+            other => anyhow::Error::new(other).context("import"),
+        });
     progress.finish_and_clear();
     let summary = summary?;
     match args.format {

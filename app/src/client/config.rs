@@ -34,6 +34,8 @@ pub struct ClientConfig {
     pub read_only: bool,
     /// Name of the profile this came from, for messages.
     pub profile: Option<String>,
+    /// How keys no partition holds yet are placed (see [`crate::client::Client::locate`]).
+    pub partitioner: crate::client::Partitioner,
 }
 
 impl Default for ClientConfig {
@@ -50,6 +52,7 @@ impl Default for ClientConfig {
             backoff: Duration::from_millis(100),
             read_only: false,
             profile: None,
+            partitioner: crate::client::Partitioner::default(),
         }
     }
 }
@@ -69,6 +72,7 @@ impl std::fmt::Debug for ClientConfig {
             backoff,
             read_only,
             profile,
+            partitioner,
         } = self;
         f.debug_struct("ClientConfig")
             .field("http_url", &redact_url(http_url))
@@ -82,6 +86,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("backoff", backoff)
             .field("read_only", read_only)
             .field("profile", profile)
+            .field("partitioner", partitioner)
             .finish()
     }
 }

@@ -25,6 +25,7 @@ mod http;
 mod kafka;
 mod kvstore;
 mod proxy;
+mod resolve;
 mod scan;
 #[cfg(test)]
 pub(crate) mod test_broker;
@@ -50,8 +51,12 @@ pub use kvstore::{
     write_request,
 };
 pub use proxy::{ConsumedBytes, OutgoingRecord};
+pub use resolve::{
+    KeyCopy, LocateError, Located, PARTITIONER_NAMES, Partitioner, SeveralPartitions,
+    UnknownPartitioner, and_list, guarded_deletes, shown_key,
+};
 pub use rpkv_wire::kvstore::{Entry, Precondition, WriteRequest};
-pub use rpkv_wire::partitioner::{murmur2, partition_for_key};
+pub use rpkv_wire::partitioner::{crc32_partition, fnv1a_partition, murmur2, partition_for_key};
 pub use rpkv_wire::proxy::ProduceOffset;
 pub use rpkv_wire::{DEFAULT_SCAN_LIMIT, MAX_KEY_BYTES, MAX_SCAN_LIMIT, sha256_hex};
 pub use scan::{MergedPage, PartitionEntry, PartitionError};
@@ -76,6 +81,7 @@ pub struct Client {
     kafka_timeout: Duration,
     read_only: bool,
     profile: Option<String>,
+    partitioner: Partitioner,
     counts: CountCache,
 }
 
@@ -88,6 +94,7 @@ impl Client {
             kafka_timeout: config.timeout,
             read_only: config.read_only,
             profile: config.profile,
+            partitioner: config.partitioner,
             counts: CountCache::default(),
         })
     }
@@ -108,9 +115,17 @@ impl Client {
         self.read_only
     }
 
-    /// The partition Kafka's default partitioner picks for `key` in `topic`.
-    /// The partition count comes from Kafka Metadata and is reused for 30 s.
+    /// The partition the client's [`Partitioner`] (murmur2 unless configured)
+    /// picks for `key` in `topic`. The partition count comes from Kafka
+    /// Metadata and is reused for 30 s. It does not look where the key lives:
+    /// [`Client::locate`] does.
     pub async fn partition_for_key(&self, topic: &str, key: &[u8]) -> Result<i32> {
+        let n = self.cached_partition_count(topic).await?;
+        Ok(self.partitioner.partition_for(key, n))
+    }
+
+    /// The partition count of `topic`, reused for 30 s.
+    pub(crate) async fn cached_partition_count(&self, topic: &str) -> Result<i32> {
         let cached = self
             .counts
             .lock()
@@ -128,7 +143,7 @@ impl Client {
                 n
             }
         };
-        Ok(partition_for_key(key, n))
+        Ok(n)
     }
 
     pub(crate) fn check_writable(&self, action: &str) -> Result<()> {

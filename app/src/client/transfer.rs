@@ -15,8 +15,9 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use super::Client;
 use super::error::Error;
 use super::kvstore::{ScanRange, key_after, write_request};
+use super::resolve::{LocateError, Partitioner, SeveralPartitions};
 use super::scan::{PartitionEntry, PartitionError};
-use rpkv_wire::{MAX_SCAN_LIMIT, partitioner::partition_for_key};
+use rpkv_wire::MAX_SCAN_LIMIT;
 
 /// What an export or import can fail with; the message says where.
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +25,14 @@ pub enum TransferError {
     /// Reading a partition failed.
     #[error(transparent)]
     Scan(PartitionError),
-    /// The partition count (for the partitioner) could not be read.
-    #[error("topic {topic:?}: looking up the partition count")]
-    PartitionCount {
-        topic: String,
-        #[source]
-        source: Error,
+    /// Finding where the keys already live failed (nothing was written).
+    #[error(transparent)]
+    Locate(LocateError),
+    /// A key lives in several partitions of the target (nothing was written).
+    #[error("{first}{}: nothing imported", if *more > 0 { format!(" (and {more} more keys in several partitions)") } else { String::new() })]
+    SeveralPartitions {
+        first: SeveralPartitions,
+        more: usize,
     },
     /// A batch write failed; the batches before it were written.
     #[error("topic {topic:?} partition {partition} (after {written} of {total} keys)")]
@@ -152,8 +155,10 @@ pub async fn read_export<R: AsyncBufRead + Unpin>(
 /// Where imported keys go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportTarget {
-    /// Kafka's default partitioner on the key, for the target topic's count.
-    Partitioner,
+    /// Where the key already lives in the target topic; a key no partition
+    /// holds goes where this partitioner puts it. A key that several
+    /// partitions hold refuses the whole import.
+    Partitioner(Partitioner),
     /// The partition each line records.
     Recorded,
     /// This partition, for every key.
@@ -251,24 +256,30 @@ impl Client {
         mut on_batch: impl FnMut(usize),
     ) -> Result<ImportSummary, TransferError> {
         let total = entries.len();
-        let count = match target {
-            ImportTarget::Partitioner => {
-                Some(self.partition_count(topic).await.map_err(|source| {
-                    TransferError::PartitionCount {
-                        topic: topic.to_owned(),
-                        source,
-                    }
-                })?)
+        let targets: Vec<i32> = match target {
+            ImportTarget::Partitioner(partitioner) => {
+                let keys: Vec<Vec<u8>> = entries.iter().map(|e| e.key.clone()).collect();
+                let located = self
+                    .locate(topic, &keys, partitioner)
+                    .await
+                    .map_err(TransferError::Locate)?;
+                let mut several = located
+                    .iter()
+                    .filter_map(|l| l.write_partition(topic).err());
+                if let Some(first) = several.next() {
+                    let more = several.count();
+                    return Err(TransferError::SeveralPartitions { first, more });
+                }
+                located
+                    .iter()
+                    .map(|l| l.write_partition(topic).unwrap_or(l.home))
+                    .collect()
             }
-            _ => None,
+            ImportTarget::Partition(p) => vec![p; total],
+            ImportTarget::Recorded => entries.iter().map(|e| e.partition).collect(),
         };
         let mut by_partition: BTreeMap<i32, Vec<KeyValue>> = BTreeMap::new();
-        for e in entries {
-            let p = match (target, count) {
-                (_, Some(n)) => partition_for_key(&e.key, n),
-                (ImportTarget::Partition(p), _) => p,
-                _ => e.partition,
-            };
+        for (e, p) in entries.into_iter().zip(targets) {
             by_partition.entry(p).or_default().push((e.key, e.value));
         }
         let mut summary = ImportSummary {
@@ -367,7 +378,7 @@ mod tests {
 
     #[tokio::test]
     async fn export_then_import_restores_every_byte() {
-        let b = TestBroker::start(&["src:3", "dst:3", "one:1"]).await;
+        let b = TestBroker::start(&["src:3", "dst:3", "one:1", "fresh:3"]).await;
         let c = &b.client;
         for (i, (k, v)) in TRICKY.iter().enumerate() {
             let p = (i % 3) as i32;
@@ -428,13 +439,59 @@ mod tests {
         for (k, v) in TRICKY {
             assert_eq!(c.get("one", 0, k).await.unwrap().as_deref(), Some(*v));
         }
-        c.import("dst", entries, ImportTarget::Partitioner, 1 << 20, |_| {})
+        // By the partitioner: keys already in "dst" (all of them, from the
+        // recorded import) stay where they are; new keys go to crc32's choice.
+        c.import(
+            "dst",
+            entries.clone(),
+            ImportTarget::Partitioner(Partitioner::Crc32),
+            1 << 20,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        for p in 0..3 {
+            let a = c.scan("src", p, &ScanRange::default(), None).await.unwrap();
+            let d = c.scan("dst", p, &ScanRange::default(), None).await.unwrap();
+            assert_eq!(a, d, "no second copy in partition {p}");
+        }
+        c.import(
+            "fresh",
+            entries.clone(),
+            ImportTarget::Partitioner(Partitioner::Crc32),
+            1 << 20,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        for (k, v) in TRICKY {
+            let p = Partitioner::Crc32.partition_for(k, 3);
+            assert_eq!(c.get("fresh", p, k).await.unwrap().as_deref(), Some(*v));
+        }
+        // A key in two partitions of the target refuses the import.
+        c.put("fresh", 0, b"Zm9v".to_vec(), b"x".to_vec(), None)
             .await
             .unwrap();
-        for (k, v) in TRICKY {
-            let p = partition_for_key(k, 3);
-            assert_eq!(c.get("dst", p, k).await.unwrap().as_deref(), Some(*v));
-        }
+        c.put("fresh", 1, b"Zm9v".to_vec(), b"y".to_vec(), None)
+            .await
+            .unwrap();
+        c.put("fresh", 2, b"Zm9v".to_vec(), b"z".to_vec(), None)
+            .await
+            .unwrap();
+        let err = c
+            .import(
+                "fresh",
+                entries,
+                ImportTarget::Partitioner(Partitioner::Murmur2),
+                1 << 20,
+                |_| {},
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "key \"Zm9v\" is in partitions 0, 1 and 2 of topic \"fresh\": nothing imported"
+        );
         // A range exports only its keys.
         let mut out = Vec::new();
         let range = ScanRange {

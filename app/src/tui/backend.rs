@@ -9,7 +9,7 @@ use std::time::Duration;
 #[cfg(feature = "dev")]
 use tokio::sync::mpsc;
 
-use crate::client::{Client, Error, Lookup, Precondition, ScanRange, WriteRequest};
+use crate::client::{Client, Error, Located, Lookup, Precondition, ScanRange, WriteRequest};
 
 // The TUI's names for the library's types (the operations are the library's).
 pub use crate::client::{
@@ -28,6 +28,15 @@ pub enum GetPurpose {
     Lookup,
     /// The current value after a 409, for the conflict view.
     Conflict(Box<super::app::Pending>),
+}
+
+/// Why keys are looked up in every partition of a merged view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocatePurpose {
+    /// `:get K...`: every copy, for the table.
+    Lookup,
+    /// `n`: where the new key goes (or that it exists already).
+    NewKey,
 }
 
 /// Why a write was made.
@@ -58,6 +67,14 @@ pub enum Request {
         keys: Vec<(i32, Vec<u8>)>,
         purpose: GetPurpose,
     },
+    /// Where keys live, asking every partition ([`Client::locate`]).
+    Locate {
+        topic: String,
+        /// Every partition of the topic.
+        partitions: Vec<i32>,
+        keys: Vec<Vec<u8>>,
+        purpose: LocatePurpose,
+    },
     Write {
         topic: String,
         partition: i32,
@@ -84,7 +101,7 @@ impl Request {
             Request::Ready => "connecting",
             Request::Topics => "listing topics",
             Request::Page { .. } => "scanning",
-            Request::Get { .. } => "reading",
+            Request::Get { .. } | Request::Locate { .. } => "reading",
             Request::Write { .. } => "writing",
             Request::History { .. } => "reading the log",
             Request::Export { .. } => "exporting",
@@ -105,6 +122,10 @@ pub enum Reply {
     Got {
         purpose: GetPurpose,
         result: Result<Vec<(i32, Lookup)>, Error>,
+    },
+    Located {
+        purpose: LocatePurpose,
+        result: Result<Vec<Located>, Error>,
     },
     Written {
         purpose: WritePurpose,
@@ -155,6 +176,18 @@ pub(super) async fn run(client: Client, req: Request) -> Reply {
         } => Reply::Got {
             purpose,
             result: client.get_many(&topic, keys).await.map_err(|e| e.source),
+        },
+        Request::Locate {
+            topic,
+            partitions,
+            keys,
+            purpose,
+        } => Reply::Located {
+            purpose,
+            result: client
+                .locate_in(&topic, &partitions, &keys, client.partitioner())
+                .await
+                .map_err(|e| e.source),
         },
         Request::Write {
             topic,

@@ -29,7 +29,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::client::{ScanRange, key_after, partition_for_key};
+use crate::client::{ScanRange, key_after};
 
 use super::backend::{Page, Row};
 
@@ -206,12 +206,13 @@ impl ScanView {
         self.stale = false;
     }
 
-    /// The partition a key of this view lives in.
-    pub fn partition_of(&self, key: &[u8]) -> i32 {
+    /// The partition of a one-partition view; `None` for the merged view,
+    /// where a key's partition is looked up ([`crate::client::Client::locate`]).
+    pub fn fixed_partition(&self) -> Option<i32> {
         if self.all {
-            partition_for_key(key, self.partitions.len() as i32)
+            None
         } else {
-            self.partitions[0]
+            self.partitions.first().copied()
         }
     }
 

@@ -5,13 +5,13 @@
 //! | `:q` `:quit` | quit |
 //! | `:topic NAME [P]` `:t` | open a topic, all partitions or partition P |
 //! | `:scan START END` | scan `[START, END)` in the key format (`-`: open end) |
-//! | `:get K...` | look keys up (each in its partition) |
+//! | `:get K...` | look keys up (merged view: in every partition, each copy listed) |
 //! | `:ctx [NAME]` | list profiles / switch to profile NAME |
 //! | `:help` | the help popup |
 
 use crate::client::ScanRange;
 
-use super::super::backend::{GetPurpose, Request};
+use super::super::backend::{GetPurpose, LocatePurpose, Request};
 use super::super::fmt::KeyFormat;
 use super::super::popups::{HelpPopup, InputKind, Popup};
 use super::{App, Effect, Origin, Pending};
@@ -39,7 +39,17 @@ impl App {
                     Err(e) => return self.error(e),
                 };
                 let Some(s) = &self.scan else { return };
-                let partition = s.partition_of(&key);
+                let Some(partition) = s.fixed_partition() else {
+                    // Merged view: the key may live anywhere already.
+                    let (topic, partitions) = (s.topic.clone(), s.partitions.clone());
+                    self.request(Request::Locate {
+                        topic,
+                        partitions,
+                        keys: vec![key],
+                        purpose: LocatePurpose::NewKey,
+                    });
+                    return;
+                };
                 let pending = Pending {
                     topic: s.topic.clone(),
                     partition,
@@ -129,15 +139,24 @@ impl App {
         let mut keys = Vec::new();
         for a in args {
             match self.key_format.parse(a) {
-                Ok(k) => keys.push((s.partition_of(&k), k)),
+                Ok(k) => keys.push(k),
                 Err(e) => return self.error(e),
             }
         }
         let topic = s.topic.clone();
-        self.request(Request::Get {
-            topic,
-            keys,
-            purpose: GetPurpose::Lookup,
-        });
+        let request = match s.fixed_partition() {
+            Some(p) => Request::Get {
+                topic,
+                keys: keys.into_iter().map(|k| (p, k)).collect(),
+                purpose: GetPurpose::Lookup,
+            },
+            None => Request::Locate {
+                topic,
+                partitions: s.partitions.clone(),
+                keys,
+                purpose: LocatePurpose::Lookup,
+            },
+        };
+        self.request(request);
     }
 }

@@ -2,12 +2,13 @@
 //! waits for (cancelled, or from before a profile switch) are dropped; id 0
 //! is for replies nobody asked for (the dev broker, the topics after seeding).
 
-use crate::client::{Error, sha256_hex};
+use crate::client::{Error, Located, Lookup, and_list, sha256_hex};
 
-use super::super::backend::{GetPurpose, Reply, Response, Row, WritePurpose};
+use super::super::backend::{GetPurpose, LocatePurpose, Reply, Response, Row, WritePurpose};
+use super::super::fmt::KeyFormat;
 use super::super::popups::{ConflictPopup, DevOfferPopup, Popup};
 use super::super::scan::ScanView;
-use super::{App, Conn, Focus, Origin};
+use super::{App, Conn, Focus, Origin, Pending};
 
 impl App {
     /// Takes a finished request's reply.
@@ -25,6 +26,7 @@ impl App {
             Reply::Topics(r) => answered(r),
             Reply::Page { result, .. } => answered(result),
             Reply::Got { result, .. } => answered(result),
+            Reply::Located { result, .. } => answered(result),
             Reply::Written { result, .. } => answered(result),
             Reply::History { result, .. } => answered(result),
             Reply::Exported { .. } | Reply::DevBroker(_) => false,
@@ -82,6 +84,7 @@ impl App {
                 }
             }
             Reply::Got { purpose, result } => self.on_got(purpose, result),
+            Reply::Located { purpose, result } => self.on_located(purpose, result),
             Reply::Written { purpose, result } => self.on_written(purpose, result),
             Reply::History { key, result } => {
                 let Some(Popup::History(h)) = &mut self.popup else {
@@ -174,6 +177,101 @@ impl App {
                 self.back_to_review(*pending, why);
             }
             (GetPurpose::Lookup, Err(e)) => self.failed("get", &e),
+        }
+    }
+
+    /// Keys looked up in every partition of the merged view.
+    fn on_located(&mut self, purpose: LocatePurpose, result: Result<Vec<Located>, Error>) {
+        let located = match result {
+            Ok(l) => l,
+            Err(e) => return self.failed("get", &e),
+        };
+        match purpose {
+            LocatePurpose::Lookup => {
+                let several: Vec<String> = located
+                    .iter()
+                    .filter(|l| l.copies.len() > 1)
+                    .map(|l| {
+                        format!(
+                            "{} is in partitions {}",
+                            self.key_format.render(&l.key),
+                            and_list(&l.partitions())
+                        )
+                    })
+                    .collect();
+                // One row per copy; a missing key in the partitioner's partition.
+                let found: Vec<(i32, Lookup)> = located
+                    .into_iter()
+                    .flat_map(|l| {
+                        if l.copies.is_empty() {
+                            let missing = Lookup {
+                                key: l.key,
+                                value: None,
+                            };
+                            return vec![(l.home, missing)];
+                        }
+                        let key = l.key;
+                        l.copies
+                            .into_iter()
+                            .map(|c| {
+                                let lookup = Lookup {
+                                    key: key.clone(),
+                                    value: Some(c.value),
+                                };
+                                (c.partition, lookup)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                self.on_got(GetPurpose::Lookup, Ok(found));
+                if !several.is_empty() {
+                    self.error(format!(
+                        "warning: {} (producers with different partitioners wrote them); every copy is listed",
+                        several.join("; ")
+                    ));
+                }
+            }
+            LocatePurpose::NewKey => {
+                let Some(l) = located.into_iter().next() else {
+                    return;
+                };
+                let Some(s) = &self.scan else { return };
+                let topic = s.topic.clone();
+                let shown = self.key_format.render(&l.key);
+                let pending = match l.copies.as_slice() {
+                    [] => Pending {
+                        topic,
+                        partition: l.home,
+                        key: l.key,
+                        base: None,
+                        new: None,
+                        origin: Origin::New,
+                        edit_format: KeyFormat::Utf8,
+                    },
+                    [one] => {
+                        self.info(format!(
+                            "{shown} exists already (partition {}): editing it",
+                            one.partition
+                        ));
+                        Pending {
+                            topic,
+                            partition: one.partition,
+                            edit_format: self.value_format.edit_format(&one.value),
+                            key: l.key.clone(),
+                            base: Some(one.value.clone()),
+                            new: None,
+                            origin: Origin::Edit,
+                        }
+                    }
+                    _ => {
+                        return self.error(format!(
+                            "{shown} is in partitions {}: open one partition (:topic {topic} P) to write it",
+                            and_list(&l.partitions())
+                        ));
+                    }
+                };
+                self.open_editor(pending, false);
+            }
         }
     }
 

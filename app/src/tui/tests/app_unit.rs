@@ -5,12 +5,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::super::app::{App, Effect, Out, Pending, Setup};
 use super::super::backend::{
-    GetPurpose, Page, Reply, Request, Response, Row, TopicRow, WritePurpose,
+    GetPurpose, LocatePurpose, Page, Reply, Request, Response, Row, TopicRow, WritePurpose,
 };
 use super::super::keymap::Keymap;
 use super::super::popups::Popup;
 use super::super::scan::PAGE_SIZE;
-use crate::client::{Error, Lookup, Precondition, ScanRange, partition_for_key, sha256_hex};
+use crate::client::{Error, Lookup, Precondition, ScanRange, sha256_hex};
 
 fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
@@ -142,12 +142,14 @@ fn tui_app_commands_ask_for_what_they_say() {
     assert_eq!(keys, &vec![(2, b"a".to_vec()), (2, b"b".to_vec())]);
     app.command("topic demo");
     app.take_output();
+    // The merged view asks every partition where the keys live.
     app.command("get a");
     let out = requests(app.take_output());
-    let [(_, Request::Get { keys, .. })] = out.as_slice() else {
+    let [(_, Request::Locate { keys, purpose, .. })] = out.as_slice() else {
         panic!("{out:?}");
     };
-    assert_eq!(keys, &vec![(partition_for_key(b"a", 3), b"a".to_vec())]);
+    assert_eq!(keys, &vec![b"a".to_vec()]);
+    assert_eq!(purpose, &LocatePurpose::Lookup);
     app.command("scan b d");
     let out = requests(app.take_output());
     let [(_, Request::Page { range, .. })] = out.as_slice() else {

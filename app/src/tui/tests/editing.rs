@@ -197,3 +197,92 @@ async fn tui_new_key_delete_and_batch_delete() {
     snap!("tui_after_batch_delete", h);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn tui_merged_view_finds_keys_where_they_live() {
+    let (broker, mut h) = demo().await;
+    let client = broker.client();
+    // "dup" in partitions 0 and 2; "lone" only where murmur2 does not put it
+    // (as a librdkafka producer would have).
+    for (p, v) in [(0, "zero"), (2, "two")] {
+        client
+            .put("demo", p, b"dup".to_vec(), v.as_bytes().to_vec(), None)
+            .await
+            .unwrap();
+    }
+    let murmur2 = partition_for_key(b"lone", 3);
+    let lone = (murmur2 + 1) % 3;
+    client
+        .put("demo", lone, b"lone".to_vec(), b"v1".to_vec(), None)
+        .await
+        .unwrap();
+    h.command("topic demo").await;
+
+    // :get lists every copy and warns about the key in two partitions.
+    h.command("get dup lone").await;
+    let s = h.app.scan().expect("scan view");
+    let rows: Vec<(i32, String, String)> = (0..s.known_rows())
+        .filter_map(|i| s.row(i))
+        .map(|r| {
+            (
+                r.partition,
+                String::from_utf8_lossy(&r.key).into_owned(),
+                String::from_utf8_lossy(&r.value).into_owned(),
+            )
+        })
+        .collect();
+    let mut want = vec![
+        (0, "dup".to_owned(), "zero".to_owned()),
+        (2, "dup".to_owned(), "two".to_owned()),
+        (lone, "lone".to_owned(), "v1".to_owned()),
+    ];
+    want.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+    assert_eq!(rows, want);
+    let (_, msg) = h.app.message().expect("a message");
+    assert_eq!(
+        msg,
+        "warning: dup is in partitions 0 and 2 (producers with different partitioners wrote them); every copy is listed"
+    );
+
+    // n of a key that exists in one partition edits it there.
+    h.key(KeyCode::Esc).await;
+    h.chars("n").await;
+    h.chars("lone").await;
+    h.key(KeyCode::Enter).await;
+    let Some(Popup::Editor(e)) = h.app.popup() else {
+        panic!("no editor:\n{}", h.screen());
+    };
+    assert_eq!(e.text(), "v1");
+    assert_eq!(e.pending().partition, lone);
+    let msg = &h.app.message().expect("a message").1;
+    assert_eq!(
+        msg,
+        &format!("lone exists already (partition {lone}): editing it")
+    );
+    h.chars("2").await;
+    h.key_mod(KeyCode::Char('s'), KeyModifiers::CONTROL).await;
+    h.chars("y").await;
+    let got = client.get("demo", lone, b"lone").await.unwrap();
+    assert!(got.is_some_and(|v| v != b"v1"), "written in place");
+    assert_eq!(client.get("demo", murmur2, b"lone").await.unwrap(), None);
+
+    // n of a key in two partitions is refused; a new key goes to murmur2's.
+    h.chars("n").await;
+    h.chars("dup").await;
+    h.key(KeyCode::Enter).await;
+    assert!(h.app.popup().is_none(), "{}", h.screen());
+    let msg = &h.app.message().expect("a message").1;
+    assert_eq!(
+        msg,
+        "dup is in partitions 0 and 2: open one partition (:topic demo P) to write it"
+    );
+    h.chars("n").await;
+    h.chars("fresh").await;
+    h.key(KeyCode::Enter).await;
+    let Some(Popup::Editor(e)) = h.app.popup() else {
+        panic!("no editor:\n{}", h.screen());
+    };
+    assert_eq!(e.pending().partition, partition_for_key(b"fresh", 3));
+    assert_eq!(e.pending().base, None);
+    broker.stop().await;
+}
