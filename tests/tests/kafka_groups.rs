@@ -117,7 +117,7 @@ fn wait_split(members: &mut [&mut Member], partitions: i64, each: Option<usize>,
 
 /// One metric's value from `/metrics`.
 async fn metric(b: &Broker, name: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", b.url()))
+    let text = rpkv_e2e::get(format!("{}/metrics", b.url()))
         .await
         .expect("GET /metrics")
         .text()

@@ -86,7 +86,7 @@ async fn two_brokers(target: TierTarget) {
         r.body
     );
     // HTTP Proxy produce is refused the same way (the store's one write gate).
-    let r = reqwest::Client::new()
+    let r = rpkv_e2e::http_client()
         .post(format!("{}/topics/{TOPIC}", a.url()))
         .header("content-type", "application/vnd.kafka.binary.v2+json")
         .body(json!({"records": [{"key": "eA==", "value": "eA==", "partition": 0}]}).to_string())
@@ -99,7 +99,7 @@ async fn two_brokers(target: TierTarget) {
         body["message"].as_str().unwrap().contains("fenced"),
         "{body}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", a.url()))
+    let metrics = rpkv_e2e::get(format!("{}/metrics", a.url()))
         .await
         .unwrap()
         .text()

@@ -95,30 +95,11 @@ impl Default for Latency {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use crate::config::TopicSpec;
-    use crate::metrics::Metrics;
-    use crate::storage::{Store, StoreOptions};
     use crate::wire::kvstore::{Put, WriteRequest};
 
     #[test]
     fn writes_and_checkpoints_fill_their_histograms() {
-        let dir = tempfile::tempdir().unwrap();
-        let metrics = Arc::new(Metrics::new());
-        let opts = StoreOptions {
-            map_size: 1 << 30,
-            metrics: metrics.clone(),
-            ..Default::default()
-        };
-        let store = Store::open(dir.path(), opts).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let spec: TopicSpec = "t:1".parse().unwrap();
-        rt.block_on(store.create_topic("t", 1, spec.config))
-            .unwrap();
+        let (_dir, store, rt) = crate::storage::tests::open();
         for i in 0..3u8 {
             let batch = WriteRequest {
                 puts: vec![Put {
@@ -131,6 +112,7 @@ mod tests {
             rt.block_on(store.kv_write("t", 0, batch)).unwrap();
         }
         rt.block_on(store.checkpoint()).unwrap();
+        let metrics = store.metrics();
         let lat = &metrics.storage_latency;
         let stage = |s: &str| lat.write_stage.with_label_values(&[s]).get_sample_count();
         // The topic's creation and three writes, each its own group.

@@ -12,7 +12,8 @@ use crate::metrics::Metrics;
 use crate::wire::kvstore::{Delete, Precondition, Put, WriteRequest};
 use crate::wire::sha256_hex;
 
-fn open() -> (tempfile::TempDir, Store, tokio::runtime::Runtime) {
+/// A store in a temp dir with a one-partition kvstore topic `t`, and a runtime.
+pub(super) fn open() -> (tempfile::TempDir, Store, tokio::runtime::Runtime) {
     let dir = tempfile::tempdir().unwrap();
     let opts = StoreOptions {
         map_size: 1 << 30,

@@ -60,25 +60,13 @@ impl Broker {
     }
 
     pub async fn start_args(args: devbroker::server::ServeArgs) -> Broker {
-        let (stop, stop_rx) = oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop_rx.await;
-            };
-            devbroker::server::spawn(args, shutdown, move |l| {
-                let _ = ready_tx.send(l.http_addr);
-            })
-            .await
-            .expect("broker task")
-            .expect("broker runs");
-        });
-        let addr = ready_rx.await.expect("broker ready");
+        let spawned = crate::client::test_broker::spawn(args).await;
+        let addr = spawned.http_addr;
         Broker {
             url: format!("http://{addr}"),
             addr,
-            stop: Some(stop),
-            task: Some(task),
+            stop: Some(spawned.stop),
+            task: Some(spawned.task),
             _dir: None,
         }
     }
