@@ -28,6 +28,10 @@ pub const KAFKA_IDLE_TIMEOUT: Duration = Duration::from_millis(KAFKA_IDLE_TIMEOU
 pub const MAX_DB_SIZE: usize = 256 << 30;
 /// `--checkpoint-interval-ms`: how often the LMDB file is made durable.
 pub const CHECKPOINT_INTERVAL_MS: u64 = 2_000;
+/// `--offsets-retention-minutes`: committed offsets of an Empty consumer
+/// group expire this long after it became Empty (Kafka's
+/// `offsets.retention.minutes`, 7 days).
+pub const OFFSETS_RETENTION_MINUTES: u64 = 10_080;
 /// `--retention-check-ms`: how often retention and compaction run.
 pub const RETENTION_CHECK_MS: u64 = 10_000;
 
