@@ -32,6 +32,10 @@ pub const CHECKPOINT_INTERVAL_MS: u64 = 2_000;
 /// handed to the disk between checkpoints (0: never, the checkpoint's sync
 /// writes them all); see `storage::wal::writeback`.
 pub const CHECKPOINT_WRITEBACK_MS: u64 = 20;
+/// `--offsets-retention-minutes`: committed offsets of an Empty consumer
+/// group expire this long after it became Empty (Kafka's
+/// `offsets.retention.minutes`, 7 days).
+pub const OFFSETS_RETENTION_MINUTES: u64 = 10_080;
 /// `--retention-check-ms`: how often retention and compaction run.
 pub const RETENTION_CHECK_MS: u64 = 10_000;
 

@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// How often retention and compaction run, in milliseconds.
     #[arg(long, default_value_t = defaults::RETENTION_CHECK_MS)]
     pub retention_check_ms: u64,
+    /// Committed offsets of a consumer group expire this long after it became
+    /// Empty, in minutes (Kafka's offsets.retention.minutes).
+    #[arg(long, default_value_t = defaults::OFFSETS_RETENTION_MINUTES)]
+    pub offsets_retention_minutes: u64,
     /// Most concurrent connections per listener (HTTP and Kafka each); more are
     /// refused (HTTP gets a 503) with a log line.
     #[arg(long, default_value_t = defaults::MAX_CONNECTIONS)]
@@ -131,6 +135,7 @@ impl ServeArgs {
             checkpoint_interval_ms: defaults::CHECKPOINT_INTERVAL_MS,
             checkpoint_writeback_ms: defaults::CHECKPOINT_WRITEBACK_MS,
             retention_check_ms: defaults::RETENTION_CHECK_MS,
+            offsets_retention_minutes: defaults::OFFSETS_RETENTION_MINUTES,
             max_connections: defaults::MAX_CONNECTIONS,
             header_read_timeout_ms: defaults::HEADER_READ_TIMEOUT_MS,
             request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
@@ -241,7 +246,11 @@ pub async fn run(
             source,
         })?
         .with_max_connections(args.max_connections)
-        .with_idle_timeout(Duration::from_millis(args.kafka_idle_timeout_ms));
+        .with_idle_timeout(Duration::from_millis(args.kafka_idle_timeout_ms))
+        .with_group_config(crate::kafka::groups::GroupConfig {
+            offsets_retention: Duration::from_secs(args.offsets_retention_minutes.max(1) * 60),
+            ..Default::default()
+        });
     let kafka_listener = kafka_listener.with_tier(tier.clone());
     let kafka_addr = kafka_listener.local_addr();
 

@@ -149,7 +149,7 @@ impl KafkaListener {
         state.idle_timeout = self.idle_timeout;
         state.groups = Arc::new(groups::GroupCoordinator::new(
             self.group_config.clone(),
-            Arc::new(groups::MemoryOffsetStore::default()),
+            Arc::new(groups::StoreOffsets::new(state.store.clone())),
             state.store.metrics().clone(),
         ));
         let timer = tokio::spawn(

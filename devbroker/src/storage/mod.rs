@@ -11,6 +11,9 @@ mod fence;
 pub mod keys;
 mod latency;
 mod maintain;
+mod offsets;
+#[cfg(test)]
+mod offsets_tests;
 mod ops;
 mod reads;
 pub mod records;
@@ -33,6 +36,7 @@ pub use error::{StoreError, display_key};
 pub use fence::Fence;
 pub use latency::Latency;
 pub use maintain::{Floors, MaintainReport};
+pub use offsets::{MAX_GROUP_ID_BYTES, StoredOffset};
 pub use ops::{AppendResult, ConfigChange, RestoreBatch, check_key};
 pub(crate) use reads::{load_state, view_get};
 pub use records::{Header, PartitionState, Record, StoredRecord, TopicMeta};
@@ -90,12 +94,17 @@ pub(crate) struct Dbs {
     pub log: Database<Bytes, Bytes>,
     /// Partition prefix + view key -> [`ViewEntry`].
     pub view: Database<Bytes, Bytes>,
+    /// Group + topic id + partition -> committed offset (see `offsets`).
+    pub offsets: Database<Bytes, Bytes>,
 }
 
 struct Inner {
     env: Env<WithoutTls>,
     dbs: Dbs,
     topics: RwLock<BTreeMap<String, Arc<TopicMeta>>>,
+    /// Committed offsets, changed once durable (see `offsets`).
+    offsets: RwLock<offsets::OffsetCache>,
+    offsets_version: std::sync::atomic::AtomicU64,
     jobs: mpsc::Sender<Job>,
     commits: watch::Sender<u64>,
     metrics: Arc<Metrics>,
@@ -170,6 +179,7 @@ impl Store {
             parts: env.create_database(&mut wtxn, Some("partitions"))?,
             log: env.create_database(&mut wtxn, Some("log"))?,
             view: env.create_database(&mut wtxn, Some("view"))?,
+            offsets: env.create_database(&mut wtxn, Some("offsets"))?,
         };
         wtxn.commit()?;
         let next_segment = wal::replay(dir, checkpoint.map_or(0, |c| c.replay_from), &env, dbs)?;
@@ -190,6 +200,7 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt(format!("topic {name}: {e}")))?;
             topics.insert(name.to_string(), Arc::new(meta));
         }
+        let offsets = offsets::load_all(&rtxn, dbs)?;
         drop(rtxn);
 
         let (jobs, rx) = mpsc::channel(4096);
@@ -198,6 +209,8 @@ impl Store {
             env: env.clone(),
             dbs,
             topics: RwLock::new(topics),
+            offsets: RwLock::new(offsets),
+            offsets_version: std::sync::atomic::AtomicU64::new(0),
             jobs,
             commits,
             metrics: opts.metrics,
@@ -249,7 +262,7 @@ impl Store {
         self.inner.commits.subscribe()
     }
 
-    async fn submit(&self, op: Op) -> Result<Applied> {
+    pub(super) async fn submit(&self, op: Op) -> Result<Applied> {
         let (reply, rx) = oneshot::channel();
         self.inner
             .jobs

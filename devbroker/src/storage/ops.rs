@@ -11,6 +11,7 @@ use heed::RwTxn;
 use super::fence::Fence;
 use super::keys::{self, PREFIX_LEN, partition_prefix};
 use super::maintain::{self, MaintainReport};
+use super::offsets::{self, StoredOffset};
 use super::records::{PartitionState, Record, StoredRecord, TopicMeta, ViewEntry, batch_wire_size};
 use super::wal::{Db, Tx};
 use super::{Dbs, Result, StoreError, display_key, load_state, view_get};
@@ -69,6 +70,16 @@ pub(crate) enum Op {
     },
     /// Restores view entries and records at their original offsets (tier restore).
     Restore(RestoreBatch),
+    /// Records committed offsets of a consumer group (see [`super::offsets`]).
+    CommitOffsets {
+        group: String,
+        offsets: Vec<StoredOffset>,
+    },
+    /// Deletes committed offsets of some partitions of a group, or all.
+    DeleteOffsets {
+        group: String,
+        partitions: Option<Vec<(String, i32)>>,
+    },
     /// Makes the LMDB file durable up to now (see [`super::wal`]).
     Checkpoint,
     Shutdown,
@@ -86,7 +97,9 @@ impl Op {
             | Op::DeleteTopic { .. }
             | Op::AlterConfig { .. }
             | Op::Maintain { .. }
-            | Op::MaintainTiered { .. } => true,
+            | Op::MaintainTiered { .. }
+            | Op::CommitOffsets { .. }
+            | Op::DeleteOffsets { .. } => true,
             Op::Restore(_) | Op::Checkpoint | Op::Shutdown => false,
         }
     }
@@ -142,6 +155,8 @@ impl Applied {
 pub(crate) enum Effect {
     TopicSet(Arc<TopicMeta>),
     TopicRemoved(String),
+    /// A group's committed offsets after the commit (none: the group has none).
+    GroupOffsets(String, Vec<StoredOffset>),
 }
 
 /// Applies one job to the group's transaction. The write gate is here, on the
@@ -184,7 +199,7 @@ pub(crate) fn apply(
             Ok(Applied::Topic(meta))
         }
         Op::DeleteTopic { name } => {
-            delete_topic(txn, dbs, name)?;
+            delete_topic(txn, dbs, name, effects)?;
             effects.push(Effect::TopicRemoved(name.clone()));
             Ok(Applied::Deleted)
         }
@@ -198,6 +213,13 @@ pub(crate) fn apply(
             maintain::run(txn, dbs, *now_ms, Some(floors)).map(Applied::Maintained)
         }
         Op::Restore(batch) => restore(txn, dbs, batch).map(|_| Applied::Deleted),
+        Op::CommitOffsets { group, offsets } => {
+            offsets::commit(txn, dbs, group, offsets, effects).map(|_| Applied::Deleted)
+        }
+        Op::DeleteOffsets { group, partitions } => {
+            offsets::delete(txn, dbs, group, partitions.as_deref(), effects)
+                .map(|_| Applied::Deleted)
+        }
         // Taken once the group is committed.
         Op::Checkpoint => Ok(Applied::Deleted),
         Op::Shutdown => Ok(Applied::Stopping),
@@ -494,13 +516,16 @@ fn put_topic(txn: &mut Tx, meta: &TopicMeta) -> Result<()> {
     Ok(())
 }
 
-fn delete_topic(txn: &mut Tx, dbs: Dbs, name: &str) -> Result<()> {
+/// Deletes a topic with its log, view, partition states and every group's
+/// committed offsets of it, in one transaction.
+fn delete_topic(txn: &mut Tx, dbs: Dbs, name: &str, effects: &mut Vec<Effect>) -> Result<()> {
     let meta = load_topic(txn, dbs, name)?;
     let lower = keys::topic_prefix(meta.id);
     let upper = keys::prefix_successor(&lower);
     for db in [Db::Log, Db::View, Db::Parts] {
         txn.delete_range(db, &lower, upper.as_deref())?;
     }
+    offsets::delete_topic(txn, dbs, meta.id, effects)?;
     txn.delete(Db::Topics, name.as_bytes())?;
     Ok(())
 }

@@ -167,6 +167,7 @@ fn commit_group(
             match effect {
                 Effect::TopicSet(meta) => store.set_topic(meta),
                 Effect::TopicRemoved(name) => store.remove_topic(&name),
+                Effect::GroupOffsets(group, offsets) => store.set_group_offsets(group, offsets),
             }
         }
         let m = store.metrics();

@@ -16,7 +16,7 @@ use super::ids::random_id;
 use super::layout::Writer;
 use super::reads::SegmentCache;
 use super::supervisor::{PartHandle, TopicEntry};
-use super::{Result, TierError, bucket, owner, restore, uploader};
+use super::{Result, TierError, bucket, offsets, owner, restore, uploader};
 use crate::metrics::Metrics;
 use crate::storage::Store;
 
@@ -56,6 +56,8 @@ pub(super) struct Inner {
     pub(super) stop: watch::Sender<bool>,
     pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
     pub(super) cache: SegmentCache,
+    /// What the last upload of committed offsets left (see `offsets`).
+    pub(super) offsets: tokio::sync::Mutex<offsets::OffsetsSync>,
 }
 
 impl Tier {
@@ -95,11 +97,13 @@ impl Tier {
                 stop,
                 tasks: Mutex::new(Vec::new()),
                 cache: SegmentCache::default(),
+                offsets: tokio::sync::Mutex::new(offsets::OffsetsSync::default()),
             }),
         };
         if store_empty {
             restore::write_marker(&marker)?;
             restore::restore_all(&tier).await?;
+            offsets::restore_offsets(&tier).await?;
             std::fs::remove_file(&marker).map_err(|e| {
                 TierError::Other(format!("cannot remove {}: {e}", marker.display()))
             })?;
@@ -190,6 +194,9 @@ impl Tier {
                         backoff = (backoff * 2).min(Duration::from_secs(5));
                     }
                 }
+            }
+            if let Err(e) = self.sync_offsets().await {
+                tracing::warn!(error = %e, "tier: uploading committed offsets at shutdown failed");
             }
             let parts = self.all_parts();
             futures::future::join_all(parts.iter().map(|p| uploader::flush_all(self, p))).await;

@@ -8,6 +8,8 @@
 //!   retried with exponential backoff; writes never wait on the bucket.
 //! - `restore`: a broker started on an empty data dir restores every topic, its
 //!   configs and its view (latest snapshot + later segments) before it is ready.
+//! - `offsets`: committed consumer-group offsets, uploaded as a versioned
+//!   manifest whenever they change and restored after the topics.
 //! - `owner`: fencing. The broker claims the prefix with an immutable
 //!   `owner/{epoch}.json` (`PutMode::Create`); a second broker refuses to start,
 //!   or with `--tier-takeover` fences the first, which then refuses writes.
@@ -29,6 +31,7 @@ mod handle;
 mod ids;
 pub mod layout;
 mod manifest;
+pub mod offsets;
 mod owner;
 mod reads;
 mod restore;

@@ -68,6 +68,10 @@ impl Tier {
                 self.inner.metrics.tier.upload_failures.inc();
                 tracing::warn!(error = %e, "tier: topic sync failed; retrying");
             }
+            if let Err(e) = self.sync_offsets().await {
+                self.inner.metrics.tier.upload_failures.inc();
+                tracing::warn!(error = %e, "tier: uploading committed offsets failed; retrying");
+            }
         }
     }
 

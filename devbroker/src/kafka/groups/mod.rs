@@ -11,10 +11,10 @@
 //! - [`admin`]: commit checks, ListGroups, DescribeGroups, DeleteGroups,
 //!   OffsetDelete;
 //! - [`registry`]: all groups, limits, metrics, what is due next;
-//! - [`offsets`]: committed offsets behind [`OffsetStore`]. They are kept in
-//!   memory for now ([`MemoryOffsetStore`]) and lost on restart; a store
-//!   written through the storage writer can replace it without changing the
-//!   coordinator (see that module).
+//! - [`offsets`]: committed offsets behind [`OffsetStore`]; the broker keeps
+//!   them durable in its storage ([`StoreOffsets`], in [`durable`]), tests
+//!   also use [`MemoryOffsetStore`];
+//! - [`expiry`]: which offsets are past `offsets.retention.minutes`.
 //!
 //! A held JoinGroup or SyncGroup waits on a oneshot channel, so only that
 //! connection waits; clients heartbeat on their coordinator connection after
@@ -23,6 +23,10 @@
 pub mod admin;
 #[cfg(test)]
 mod coordinator_tests;
+pub mod durable;
+#[cfg(test)]
+mod durable_tests;
+pub mod expiry;
 pub mod group;
 pub mod member;
 pub mod membership;
@@ -42,6 +46,7 @@ use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 pub use admin::{GroupDescription, ListedGroup, MemberDescription};
+pub use durable::StoreOffsets;
 pub use group::{GroupState, JoinResult, JoinedMember, Pending, SyncResult};
 pub use membership::{JoinParams, Leaving, SyncParams};
 pub use offsets::{CommittedOffset, MemoryOffsetStore, OffsetStore, TopicPartition};
@@ -66,6 +71,9 @@ pub struct GroupConfig {
     pub max_groups: usize,
     /// Kafka's `offset.metadata.max.bytes`.
     pub max_offset_metadata_bytes: usize,
+    /// Kafka's `offsets.retention.minutes`: how long committed offsets of an
+    /// Empty group stay (see [`expiry`]).
+    pub offsets_retention: Duration,
 }
 
 /// A dev broker usually serves one application starting one or a few
@@ -84,6 +92,7 @@ impl Default for GroupConfig {
             max_group_size: 1_000,
             max_groups: 10_000,
             max_offset_metadata_bytes: 4_096,
+            offsets_retention: Duration::from_secs(crate::defaults::OFFSETS_RETENTION_MINUTES * 60),
         }
     }
 }
@@ -257,6 +266,7 @@ impl GroupCoordinator {
         if let Err(e) = self.offsets.retain_live(&live).await {
             tracing::warn!(error = %e, "dropping offsets of deleted topics failed");
         }
+        self.expire_offsets(crate::storage::now_ms()).await;
         let before = Instant::now().checked_sub(SWEEP_INTERVAL);
         if let Some(before) = before {
             let dropped = self.with(|r| r.sweep(before, |g| self.offsets.has_offsets(g)));
@@ -264,6 +274,30 @@ impl GroupCoordinator {
                 tracing::debug!(dropped, "idle empty groups dropped");
             }
         }
+    }
+
+    /// Deletes the committed offsets past retention at `now_ms` (see
+    /// [`expiry`]); returns how many groups lost offsets.
+    pub async fn expire_offsets(&self, now_ms: i64) -> usize {
+        let retention_ms = self.lock().cfg.offsets_retention.as_millis() as i64;
+        let mut touched = 0;
+        for group in self.offsets.groups() {
+            let view = self.lock().expiry_view(&group, Instant::now(), now_ms);
+            let offsets = self.offsets.fetch_group(&group);
+            let done = match expiry::expired(view, &offsets, now_ms, retention_ms) {
+                expiry::Expired::Nothing => continue,
+                expiry::Expired::All => self.offsets.delete_group(&group).await,
+                expiry::Expired::Some(tps) => self.offsets.delete(&group, &tps).await,
+            };
+            match done {
+                Ok(()) => {
+                    touched += 1;
+                    tracing::info!(group = %group, "committed offsets expired (offsets retention)");
+                }
+                Err(e) => tracing::warn!(group = %group, error = %e, "expiring offsets failed"),
+            }
+        }
+        touched
     }
 
     /// Groups held now.

@@ -2,13 +2,12 @@
 //!
 //! The coordinator validates a commit (group, generation, member) and then
 //! hands the offsets to an `OffsetStore`; it never looks at how they are kept.
-//! Today the only store is [`MemoryOffsetStore`]: committed offsets live in
-//! memory and are lost when the broker stops. A durable store can replace it
-//! without touching the coordinator: it keeps the same in-memory map as a read
-//! cache (loaded at start-up, so the read methods stay synchronous) and sends
-//! every change through the storage writer, where it shares a group commit
-//! with other writes; the future a mutation returns resolves once the change
-//! is durable, and the coordinator answers the client only then.
+//! The broker uses [`super::StoreOffsets`]: every change goes through the
+//! storage writer, where it shares a group commit with other writes, and the
+//! future a mutation returns resolves once the change is durable (the
+//! coordinator answers the client only then); reads come from the store's
+//! in-memory copy, loaded at start-up, so the read methods stay synchronous.
+//! [`MemoryOffsetStore`] keeps them in memory only (tests, `KafkaState::new`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;

@@ -9,6 +9,7 @@ use kafka_protocol::ResponseError;
 use tokio::time::Instant;
 
 use super::GroupConfig;
+use super::expiry::GroupView;
 use super::group::{Group, GroupState};
 use crate::metrics::Metrics;
 
@@ -166,6 +167,25 @@ impl Registry {
             self.remove(id);
         }
         idle.len()
+    }
+
+    /// What offset expiry needs of group `id` (unknown: Empty, standalone).
+    pub fn expiry_view(&self, id: &str, now: Instant, now_ms: i64) -> GroupView {
+        let Some(g) = self.groups.get(id) else {
+            return GroupView::Empty {
+                consumer: false,
+                empty_since_ms: None,
+            };
+        };
+        if g.state != GroupState::Empty {
+            return GroupView::Active;
+        }
+        GroupView::Empty {
+            consumer: g.protocol_type.is_some(),
+            empty_since_ms: g.empty_since.map(|t| {
+                now_ms.saturating_sub(now.saturating_duration_since(t).as_millis() as i64)
+            }),
+        }
     }
 
     fn count(&self, before: Counted, after: Counted) {

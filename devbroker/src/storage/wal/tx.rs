@@ -23,6 +23,8 @@ pub(crate) enum Db {
     Parts = 2,
     Log = 3,
     View = 4,
+    /// Committed consumer-group offsets (`storage::offsets`).
+    Offsets = 5,
 }
 
 impl Db {
@@ -33,6 +35,7 @@ impl Db {
             2 => Db::Parts,
             3 => Db::Log,
             4 => Db::View,
+            5 => Db::Offsets,
             _ => return None,
         })
     }
@@ -46,6 +49,7 @@ impl Dbs {
             Db::Parts => self.parts,
             Db::Log => self.log,
             Db::View => self.view,
+            Db::Offsets => self.offsets,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! file per part of the tier: upload floors in retention, restore, reads from
 //! the bucket, and the supervisor (topics, partitions, their gauges).
 
+mod offsets;
 mod reads;
 mod restore;
 mod retention;
