@@ -52,7 +52,7 @@ fn world() -> &'static World {
             f
         });
         let sasl = rt.block_on(async {
-            let mut f = fixture();
+            let mut f = super::tests::fixture();
             f.state
                 .store
                 .create_topic("fz", 1, crate::config::TopicConfig::default())
@@ -365,7 +365,7 @@ proptest! {
             tokens.push(b"\0alice\0not-pw".to_vec());
         }
         prop_assert!(!sasl_exchange("fz", mechanism, version, &tokens));
-        let hw = world().sasl.state.store.partition_state("fz", 0).unwrap().high_watermark;
+        let hw = world().sasl.state.store.partition_state("fz", 0).unwrap().next_offset;
         prop_assert_eq!(hw, 0);
     }
 }
@@ -385,7 +385,7 @@ fn the_fuzz_exchange_does_authenticate_with_the_right_password() {
         .store
         .partition_state("fz-ok", 0)
         .unwrap()
-        .high_watermark;
+        .next_offset;
     assert!(hw >= 1);
 }
 

@@ -4,16 +4,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, StrBytes};
-use kafka_protocol::records::{
-    Compression, Record as KRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 
 use super::{Session, Users};
 use crate::kafka::dispatch::{FrameError, Outcome, handle_frame_in};
-use crate::kafka::tests::{Fixture, fixture, frame};
+use crate::kafka::tests::{Fixture, batch, fixture, frame, produce_req};
 
 fn with_users(f: &mut Fixture) {
     let users = Users::derive(&["alice:pw-1".parse().unwrap()]).unwrap();
@@ -55,49 +51,12 @@ async fn authenticate(
 }
 
 fn produce_frame() -> Bytes {
-    let mut buf = bytes::BytesMut::new();
-    let records = [KRecord {
-        transactional: false,
-        control: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp: 1,
-        key: Some(Bytes::from_static(b"k")),
-        value: Some(Bytes::from_static(b"v")),
-        headers: Default::default(),
-    }];
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    let part = PartitionProduceData::default()
-        .with_index(0)
-        .with_records(Some(buf.freeze()));
-    let topic = TopicProduceData::default()
-        .with_name(TopicName(StrBytes::from_static_str("t")))
-        .with_partition_data(vec![part]);
-    let req = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(1000)
-        .with_topic_data(vec![topic]);
-    frame(ApiKey::Produce, 9, &req)
+    let b = batch(-1, -1, -1, &[("k", Some("v"), 1)]);
+    frame(ApiKey::Produce, 9, &produce_req("t", 0, b, -1))
 }
 
 async fn end_offset(f: &Fixture) -> u64 {
-    f.state
-        .store
-        .partition_state("t", 0)
-        .unwrap()
-        .high_watermark
+    f.state.store.partition_state("t", 0).unwrap().next_offset
 }
 
 #[tokio::test]
@@ -255,7 +214,7 @@ async fn an_unsupported_mechanism_gets_33_and_the_list() {
 
 #[tokio::test]
 async fn without_users_sasl_is_not_enabled_and_everything_is_open() {
-    let mut f = fixture();
+    let f = fixture();
     f.state
         .store
         .create_topic("t", 1, Default::default())
