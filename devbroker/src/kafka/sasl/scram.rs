@@ -124,6 +124,7 @@ pub struct ScramServer {
     credential: Credential,
     /// Client nonce and server nonce.
     nonce: String,
+    client_nonce: String,
     /// What the client must echo base64-encoded in `c=`.
     gs2_header: String,
     client_first_bare: String,
@@ -223,7 +224,8 @@ impl ScramServer {
         credential: Credential,
         server_nonce: &str,
     ) -> (ScramServer, Vec<u8>) {
-        let nonce = format!("{}{}", first.nonce, server_nonce);
+        let client_nonce = first.nonce;
+        let nonce = format!("{client_nonce}{server_nonce}");
         let server_first = format!(
             "r={nonce},s={},i={}",
             b64::encode(&credential.salt),
@@ -236,6 +238,7 @@ impl ScramServer {
                 user: first.user,
                 credential,
                 nonce,
+                client_nonce,
                 gs2_header: first.gs2_header,
                 client_first_bare: first.bare,
                 server_first,
@@ -277,7 +280,14 @@ impl ScramServer {
                 "channel binding c= does not match the gs2 header",
             ));
         }
-        if nonce != self.nonce {
+        // librdkafka before 2.6.1 sends the client nonce once more in front of
+        // the combined nonce (its issue 4895); Kafka 3.x accepts that, and so
+        // does this broker, since Debian's kcat links such a librdkafka. Any
+        // other nonce is refused.
+        let legacy = nonce
+            .strip_prefix(self.client_nonce.as_str())
+            .is_some_and(|rest| rest == self.nonce);
+        if nonce != self.nonce && !legacy {
             return Err(ScramError::Malformed("nonce does not match"));
         }
         let proof = b64::decode(proof).map_err(|_| ScramError::Malformed("p= is not base64"))?;
@@ -351,6 +361,30 @@ mod tests {
             server.finish(bad_binding),
             Err(ScramError::Malformed(_))
         ));
+    }
+
+    /// librdkafka < 2.6.1 repeats the client nonce: accepted with a right
+    /// proof over what it sent; a nonce with anything else in front is not.
+    #[test]
+    fn the_old_librdkafka_nonce_is_accepted() {
+        let h = Hash::Sha256;
+        let cred = Credential::derive(h, b"pw", b"salt".to_vec(), 4096);
+        let first = parse_client_first(b"n,,n=u,r=CN").unwrap();
+        let (server, sf) = ScramServer::start(h, first, cred, "SN");
+        let sf = String::from_utf8(sf).unwrap();
+        let prove = |nonce: &str| {
+            let salted = h.salted_password(b"pw", b"salt", 4096);
+            let client_key = h.hmac(&salted, b"Client Key");
+            let without_proof = format!("c=biws,r={nonce}");
+            let auth = format!("n=u,r=CN,{sf},{without_proof}");
+            let sig = h.hmac(&h.hash(&client_key), auth.as_bytes());
+            let proof: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
+            format!("{without_proof},p={}", b64::encode(&proof))
+        };
+        assert!(server.finish(prove("CNSN").as_bytes()).is_ok());
+        assert!(server.finish(prove("CNCNSN").as_bytes()).is_ok());
+        assert!(server.finish(prove("XXCNSN").as_bytes()).is_err());
+        assert!(server.finish(prove("CN").as_bytes()).is_err());
     }
 
     /// A full SHA-512 round trip computed the client's way, and PLAIN's check.
