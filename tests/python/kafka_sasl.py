@@ -16,6 +16,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 
 def config(protocol, mechanism, user, password, cafile):
+    if user == "-":
+        # No credentials: the same transport without SASL.
+        protocol = "SSL" if protocol == "SASL_SSL" else "PLAINTEXT"
     cfg = {"security_protocol": protocol, "request_timeout_ms": 10000,
            "api_version_auto_timeout_ms": 10000}
     if user != "-":
