@@ -260,6 +260,7 @@ pub async fn run(
             Duration::from_millis(args.header_read_timeout_ms.max(1)),
         );
     }
+    kafka_listener.warn_if_exposed();
     let kafka_addr = kafka_listener.local_addr();
 
     let listener = TcpListener::bind(args.http_addr)
@@ -434,6 +435,27 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: ServeArgs,
+    }
+
+    /// `--basic-auth` is repeatable; a password may hold `:` and `,`.
+    #[test]
+    fn basic_auth_is_repeatable() {
+        let parsed = Cli::try_parse_from([
+            "devbroker",
+            "--basic-auth",
+            "alice:a:b,c",
+            "--basic-auth",
+            "bob:pw",
+        ])
+        .unwrap()
+        .args;
+        let users: Vec<(&str, &str)> = parsed
+            .basic_auth
+            .iter()
+            .map(|u| (u.user.as_str(), u.password.as_str()))
+            .collect();
+        assert_eq!(users, [("alice", "a:b,c"), ("bob", "pw")]);
+        assert!(Cli::try_parse_from(["devbroker", "--basic-auth", "nouser"]).is_err());
     }
 
     /// The flags' defaults, `ServeArgs::ephemeral` and `StoreOptions::default`

@@ -105,7 +105,6 @@ impl KafkaListener {
         let listener = TcpListener::bind(addr).await?;
         let mut addr = listener.local_addr()?;
         if addr.ip().is_unspecified() {
-            tracing::info!(%addr, "Kafka listener is bound to all interfaces; Metadata advertises 127.0.0.1");
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
         Ok(KafkaListener {
@@ -161,6 +160,23 @@ impl KafkaListener {
     pub fn with_tier(mut self, tier: crate::tier::Tier) -> Self {
         self.tier = Some(tier);
         self
+    }
+
+    /// Logs a warning if the listener is reachable beyond loopback without
+    /// SASL (call once configured, before announcing readiness).
+    pub fn warn_if_exposed(&self) {
+        let Ok(bound) = self.listener.local_addr() else {
+            return;
+        };
+        if self.sasl.is_some() {
+            if !bound.ip().is_loopback() && self.tls.is_none() {
+                tracing::warn!(addr = %bound, "Kafka listener is bound to a non-loopback address with SASL but without TLS: PLAIN passwords cross the network in clear (add --tls-cert/--tls-key)");
+            }
+        } else if bound.ip().is_unspecified() {
+            tracing::warn!(addr = %bound, "Kafka listener is bound to all interfaces without authentication: anyone who can reach it can read and write data (add --basic-auth USER:PASSWORD for SASL); Metadata advertises 127.0.0.1");
+        } else if !bound.ip().is_loopback() {
+            tracing::warn!(addr = %bound, "Kafka listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data (add --basic-auth USER:PASSWORD for SASL)");
+        }
     }
 
     /// The bound address (what Metadata advertises).
