@@ -115,6 +115,9 @@ impl Users {
     }
 }
 
+const UNKNOWN_USER: &str = "unknown user";
+const WRONG_PASSWORD: &str = "wrong password";
+
 /// One connection's authentication state.
 #[derive(Debug)]
 pub enum Session {
@@ -220,12 +223,18 @@ impl Session {
         req: &SaslAuthenticateRequest,
         server_nonce: impl FnOnce() -> Result<String, RandomError>,
     ) -> Answer<SaslAuthenticateResponse> {
+        // The log says why; the client is not told whether the user exists.
         let fail = |mechanism: Mechanism, user: &str, why: String| {
             tracing::warn!(mechanism = mechanism.name(), user, reason = %why, "Kafka SASL authentication failed; closing the connection");
+            let shown = if why == UNKNOWN_USER || why == WRONG_PASSWORD {
+                String::new()
+            } else {
+                format!(" ({why})")
+            };
             let mut r = SaslAuthenticateResponse::default();
             r.error_code = ResponseError::SaslAuthenticationFailed.code();
             r.error_message = Some(strb(format!(
-                "Authentication failed: invalid credentials with SASL mechanism {} ({why}); check the user and password given with --basic-auth",
+                "Authentication failed: invalid credentials with SASL mechanism {}{shown}; check the user and password (the broker's --basic-auth)",
                 mechanism.name()
             )));
             Answer {
@@ -255,7 +264,7 @@ impl Session {
                     Err(e) => return fail(Mechanism::Plain, "", e.to_string()),
                 };
                 let Some(cred) = users.credential(&parsed.user, Hash::Sha256) else {
-                    return fail(Mechanism::Plain, &parsed.user, "unknown user".into());
+                    return fail(Mechanism::Plain, &parsed.user, UNKNOWN_USER.into());
                 };
                 let password = parsed.password.clone();
                 let matched = tokio::task::spawn_blocking(move || {
@@ -264,7 +273,7 @@ impl Session {
                 .await
                 .unwrap_or(false);
                 if !matched {
-                    return fail(Mechanism::Plain, &parsed.user, "wrong password".into());
+                    return fail(Mechanism::Plain, &parsed.user, WRONG_PASSWORD.into());
                 }
                 tracing::info!(user = %parsed.user, mechanism = "PLAIN", "Kafka client authenticated");
                 *self = Session::Authenticated {
@@ -285,7 +294,7 @@ impl Session {
                 };
                 let Some(cred) = users.credential(&first.user, hash) else {
                     let user = first.user.clone();
-                    return fail(m, &user, "unknown user".into());
+                    return fail(m, &user, UNKNOWN_USER.into());
                 };
                 let nonce = match server_nonce() {
                     Ok(n) => n,

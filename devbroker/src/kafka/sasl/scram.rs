@@ -112,7 +112,7 @@ pub enum ScramError {
     ChannelBinding,
     #[error("the authorization id {authzid:?} is not the user {user:?}")]
     Authzid { authzid: String, user: String },
-    #[error("invalid credentials")]
+    #[error("wrong password")]
     InvalidCredentials,
 }
 

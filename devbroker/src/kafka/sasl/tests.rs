@@ -164,6 +164,7 @@ async fn plain_with_the_right_password_opens_the_connection() {
 async fn wrong_credentials_fail_with_58_and_close() {
     let mut f = fixture();
     with_users(&mut f);
+    let mut messages = Vec::new();
     for token in [
         &b"\0alice\0wrong"[..],
         b"\0bob\0pw-1",
@@ -182,7 +183,11 @@ async fn wrong_credentials_fail_with_58_and_close() {
             "{msg:?}"
         );
         assert!(!matches!(s, Session::Authenticated { .. }));
+        messages.push(msg.as_str().to_owned());
     }
+    // A wrong password and an unknown user read the same to the client.
+    assert_eq!(messages[0], messages[1]);
+    assert!(messages[2].contains("empty password"), "{}", messages[2]);
     // SCRAM with an unknown user fails at client-first.
     let mut s = Session::new(f.state.sasl.as_deref());
     handshake(&f, &mut s, "SCRAM-SHA-512").await;
