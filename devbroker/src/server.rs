@@ -93,20 +93,23 @@ pub struct ServeArgs {
     /// fenced (it stops uploading and refuses writes).
     #[arg(long)]
     pub tier_takeover: bool,
-    /// PEM certificate chain: serve HTTPS instead of HTTP (needs --tls-key).
+    /// PEM certificate chain: serve HTTPS instead of HTTP, and TLS on the Kafka
+    /// listener (SSL, or SASL_SSL with --basic-auth) (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Require HTTP basic auth USER:PASSWORD on every endpoint but /status/ready.
+    /// A user USER:PASSWORD: HTTP basic auth on every endpoint but /status/ready,
+    /// and SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) on the Kafka listener.
+    /// Repeatable; the environment variable gives one user.
     #[arg(
         long,
         value_name = "USER:PASSWORD",
         env = "DEVBROKER_BASIC_AUTH",
         hide_env_values = true
     )]
-    pub basic_auth: Option<http::auth::BasicAuth>,
+    pub basic_auth: Vec<http::auth::BasicAuth>,
 }
 
 impl ServeArgs {
@@ -145,7 +148,7 @@ impl ServeArgs {
             tier_takeover: false,
             tls_cert: None,
             tls_key: None,
-            basic_auth: None,
+            basic_auth: Vec::new(),
         }
     }
 }
@@ -169,6 +172,8 @@ pub enum ServeError {
     },
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
+    #[error("cannot derive the SASL credentials: {0}")]
+    Sasl(String),
 }
 
 /// Where a started broker listens.
@@ -251,7 +256,27 @@ pub async fn run(
             offsets_retention: Duration::from_secs(args.offsets_retention_minutes.max(1) * 60),
             ..Default::default()
         });
-    let kafka_listener = kafka_listener.with_tier(tier.clone());
+    let mut kafka_listener = kafka_listener.with_tier(tier.clone());
+    if !args.basic_auth.is_empty() {
+        // PBKDF2 for every user and mechanism: off the runtime.
+        let users = args.basic_auth.clone();
+        let derived =
+            tokio::task::spawn_blocking(move || crate::kafka::sasl::Users::derive(&users))
+                .await
+                .map_err(|e| ServeError::Sasl(e.to_string()))?
+                .map_err(|e| ServeError::Sasl(e.to_string()))?;
+        kafka_listener = kafka_listener.with_sasl(Arc::new(derived));
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let acceptor = http::tls::load_kafka(cert, key)
+            .await
+            .map_err(ServeError::Http)?;
+        kafka_listener = kafka_listener.with_tls(
+            acceptor,
+            Duration::from_millis(args.header_read_timeout_ms.max(1)),
+        );
+    }
+    kafka_listener.warn_if_exposed();
     let kafka_addr = kafka_listener.local_addr();
 
     let listener = TcpListener::bind(args.http_addr)
@@ -261,7 +286,7 @@ pub async fn run(
             source,
         })?;
     let http_addr = listener.local_addr().map_err(ServeError::Http)?;
-    if !http_addr.ip().is_loopback() && args.basic_auth.is_none() {
+    if !http_addr.ip().is_loopback() && args.basic_auth.is_empty() {
         tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -426,6 +451,27 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: ServeArgs,
+    }
+
+    /// `--basic-auth` is repeatable; a password may hold `:` and `,`.
+    #[test]
+    fn basic_auth_is_repeatable() {
+        let parsed = Cli::try_parse_from([
+            "devbroker",
+            "--basic-auth",
+            "alice:a:b,c",
+            "--basic-auth",
+            "bob:pw",
+        ])
+        .unwrap()
+        .args;
+        let users: Vec<(&str, &str)> = parsed
+            .basic_auth
+            .iter()
+            .map(|u| (u.user.as_str(), u.password.as_str()))
+            .collect();
+        assert_eq!(users, [("alice", "a:b,c"), ("bob", "pw")]);
+        assert!(Cli::try_parse_from(["devbroker", "--basic-auth", "nouser"]).is_err());
     }
 
     /// The flags' defaults, `ServeArgs::ephemeral` and `StoreOptions::default`

@@ -1,6 +1,8 @@
-//! Optional HTTP basic auth (`--basic-auth USER:PASSWORD`): every endpoint but
-//! `/status/ready` answers 401 with `WWW-Authenticate: Basic realm="devbroker"`
-//! unless the request carries the right credentials.
+//! Optional HTTP basic auth (`--basic-auth USER:PASSWORD`, repeatable): every
+//! endpoint but `/status/ready` answers 401 with
+//! `WWW-Authenticate: Basic realm="devbroker"` unless the request carries the
+//! credentials of one of the users. The same users authenticate with SASL on
+//! the Kafka listener (`kafka::sasl`).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use crate::wire::b64;
 
-/// The one user the broker accepts. Its `Debug` does not show the password.
+/// A user the broker accepts. Its `Debug` does not show the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BasicAuth {
     pub user: String,
@@ -54,7 +56,7 @@ impl BasicAuth {
 }
 
 /// Compares without an early exit, so timing does not reveal a prefix match.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for (i, x) in a.iter().enumerate() {
         diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
@@ -76,21 +78,32 @@ pub fn authorized(expected: &BasicAuth, header: Option<&HeaderValue>) -> bool {
     same(&given[6..], &want.as_bytes()[6..])
 }
 
-/// Wraps the router so every endpoint but `/status/ready` needs `auth` (if any).
-pub fn protect(app: axum::Router, auth: Option<BasicAuth>) -> axum::Router {
-    match auth {
-        Some(auth) => app.layer(axum::middleware::from_fn_with_state(
-            Arc::new(auth),
-            require,
-        )),
-        None => app,
+/// Whether the header carries the credentials of any of `users` (each is
+/// compared, so timing does not tell which one matched).
+pub fn authorized_any(users: &[BasicAuth], header: Option<&HeaderValue>) -> bool {
+    users.iter().fold(false, |ok, u| authorized(u, header) | ok)
+}
+
+/// Wraps the router so every endpoint but `/status/ready` needs the
+/// credentials of one of `users` (none: no authentication).
+pub fn protect(app: axum::Router, users: Vec<BasicAuth>) -> axum::Router {
+    if users.is_empty() {
+        return app;
     }
+    app.layer(axum::middleware::from_fn_with_state(
+        Arc::new(users),
+        require,
+    ))
 }
 
 /// Middleware: 401 without valid credentials, except for the readiness probe.
-pub async fn require(State(expected): State<Arc<BasicAuth>>, req: Request, next: Next) -> Response {
+pub async fn require(
+    State(expected): State<Arc<Vec<BasicAuth>>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if req.uri().path() == "/status/ready"
-        || authorized(&expected, req.headers().get(header::AUTHORIZATION))
+        || authorized_any(&expected, req.headers().get(header::AUTHORIZATION))
     {
         return next.run(req).await;
     }
@@ -123,7 +136,7 @@ mod tests {
             .unwrap();
         let app = protect(
             router(AppState::new(store), crate::defaults::MAX_REQUEST_BYTES),
-            Some("alice:pw".parse().unwrap()),
+            vec!["alice:pw".parse().unwrap(), "bob:pw2".parse().unwrap()],
         );
         let send = |path: &str, auth: Option<&str>| {
             let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
@@ -150,6 +163,16 @@ mod tests {
             StatusCode::UNAUTHORIZED
         );
         let right = format!("Basic {}", b64::encode(b"alice:pw"));
+        let bob = format!("Basic {}", b64::encode(b"bob:pw2"));
+        assert_eq!(
+            send(scan, Some(&bob)).await.unwrap().status(),
+            StatusCode::OK
+        );
+        let crossed = format!("Basic {}", b64::encode(b"bob:pw"));
+        assert_eq!(
+            send(scan, Some(&crossed)).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
         let resp = send(scan, Some(&right)).await.unwrap();
         let status = resp.status();
         let body = axum::body::to_bytes(resp.into_body(), 1 << 20)

@@ -1,4 +1,5 @@
-//! Optional TLS (rustls) on the HTTP listener: `--tls-cert` and `--tls-key`, PEM files.
+//! Optional TLS (rustls) on the HTTP and Kafka listeners: `--tls-cert` and
+//! `--tls-key`, PEM files.
 //!
 //! Only the acceptor is built here; connections go through the same accept
 //! loop as plain HTTP ([`super::guard::serve`]), so the connection limit and the
@@ -26,6 +27,19 @@ pub fn install_crypto_provider() {
 /// Loads the certificate chain and private key into a TLS acceptor that offers
 /// HTTP/2 and HTTP/1.1 by ALPN.
 pub async fn load(cert: &Path, key: &Path) -> std::io::Result<TlsAcceptor> {
+    let mut config = server_config(cert, key).await?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The same certificate and key, for the Kafka listener (no ALPN: Kafka
+/// clients offer none).
+pub async fn load_kafka(cert: &Path, key: &Path) -> std::io::Result<TlsAcceptor> {
+    Ok(TlsAcceptor::from(Arc::new(server_config(cert, key).await?)))
+}
+
+/// Reads the PEM files into a rustls server configuration (ring provider).
+async fn server_config(cert: &Path, key: &Path) -> std::io::Result<ServerConfig> {
     let what = || {
         format!(
             "TLS certificate {} and key {}",
@@ -51,12 +65,10 @@ pub async fn load(cert: &Path, key: &Path) -> std::io::Result<TlsAcceptor> {
     }
     let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|e| invalid(format!("{}: bad private key PEM: {e}", key.display())))?;
-    let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+    ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid(format!("{}: {e}", what())))?
         .with_no_client_auth()
         .with_single_cert(chain, key_der)
-        .map_err(|e| invalid(format!("{}: {e}", what())))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+        .map_err(|e| invalid(format!("{}: {e}", what())))
 }

@@ -9,13 +9,15 @@ use kafka_protocol::messages::{
     FindCoordinatorRequest, HeartbeatRequest, IncrementalAlterConfigsRequest,
     InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
     ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest,
-    OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader, SyncGroupRequest,
+    OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslHandshakeRequest, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use super::KafkaState;
 use super::handlers::groups::Client;
 use super::handlers::{admin, configs, fetch, group_offsets, groups, meta, offsets, produce};
+use super::sasl::Session;
 
 /// What to send back.
 #[derive(Debug)]
@@ -24,6 +26,9 @@ pub enum Outcome {
     Reply(Bytes),
     /// Nothing (Produce with acks=0).
     NoReply,
+    /// A complete response, after which the connection is closed (failed
+    /// SASL authentication, unsupported mechanism).
+    ReplyThenClose(Bytes),
 }
 
 /// A request the broker cannot answer; the connection is closed.
@@ -39,6 +44,10 @@ pub enum FrameError {
         version: i16,
         message: String,
     },
+    #[error(
+        "{api:?} request before SASL authentication; the client must authenticate first (SaslHandshake, SaslAuthenticate)"
+    )]
+    Unauthenticated { api: ApiKey },
     #[error("cannot encode the {api:?} v{version} response: {message}")]
     Encode {
         api: ApiKey,
@@ -73,6 +82,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
+    // SASL (see `sasl`): always advertised, as Kafka does; without users
+    // configured both answer ILLEGAL_SASL_STATE.
+    (ApiKey::SaslHandshake, 0, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 /// The supported version range of an API key, if any.
@@ -125,11 +138,25 @@ pub async fn handle_frame(state: &KafkaState, frame: Bytes) -> Result<Outcome, F
     handle_frame_from(state, frame, None).await
 }
 
-/// Handles one request frame from `peer` (DescribeGroups shows members' hosts).
+/// Handles one request frame from `peer` (DescribeGroups shows members' hosts)
+/// on a new connection (with users configured, only ApiVersions and SASL pass).
 pub async fn handle_frame_from(
+    state: &KafkaState,
+    frame: Bytes,
+    peer: Option<std::net::SocketAddr>,
+) -> Result<Outcome, FrameError> {
+    let mut session = Session::new(state.sasl.as_deref());
+    handle_frame_in(state, frame, peer, &mut session).await
+}
+
+/// Handles one request frame of a connection whose authentication state is
+/// `session`: a request the state does not allow is refused unread
+/// ([`FrameError::Unauthenticated`], the connection closes).
+pub async fn handle_frame_in(
     state: &KafkaState,
     mut frame: Bytes,
     peer: Option<std::net::SocketAddr>,
+    session: &mut Session,
 ) -> Result<Outcome, FrameError> {
     if frame.len() < 8 {
         return Err(FrameError::TooShort(frame.len()));
@@ -139,6 +166,9 @@ pub async fn handle_frame_from(
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let unsupported = FrameError::Unsupported { key, version };
     let api = ApiKey::try_from(key).map_err(|_| FrameError::Unsupported { key, version })?;
+    if !session.allows(api) {
+        return Err(FrameError::Unauthenticated { api });
+    }
     let Some((min, max)) = supported_versions(api) else {
         return Err(unsupported);
     };
@@ -159,6 +189,20 @@ pub async fn handle_frame_from(
         ApiKey::ApiVersions => {
             let _req: ApiVersionsRequest = decode(&mut frame, api, version)?;
             encode_response(api, version, rh, cid, &meta::api_versions_response(0))
+        }
+        ApiKey::SaslHandshake => {
+            let req: SaslHandshakeRequest = decode(&mut frame, api, version)?;
+            let answer = session.handshake(&req);
+            let body = encode_response(api, version, rh, cid, &answer.response)?;
+            return Ok(close_or_reply(body, answer.close));
+        }
+        ApiKey::SaslAuthenticate => {
+            let req: SaslAuthenticateRequest = decode(&mut frame, api, version)?;
+            let answer = session
+                .authenticate(state.sasl.as_ref(), &req, super::sasl::server_nonce)
+                .await;
+            let body = encode_response(api, version, rh, cid, &answer.response)?;
+            return Ok(close_or_reply(body, answer.close));
         }
         ApiKey::Metadata => {
             let req: MetadataRequest = decode(&mut frame, api, version)?;
@@ -284,4 +328,12 @@ pub async fn handle_frame_from(
         _ => return Err(unsupported),
     };
     reply.map(Outcome::Reply)
+}
+
+fn close_or_reply(body: Bytes, close: bool) -> Outcome {
+    if close {
+        Outcome::ReplyThenClose(body)
+    } else {
+        Outcome::Reply(body)
+    }
 }

@@ -1,6 +1,7 @@
 //! Bounded fuzzing of the frame decoder and the handlers: random frames and
 //! truncated or corrupted valid ones must never panic, and a connection fed
-//! garbage must not affect the others.
+//! garbage must not affect the others. SASL exchanges with random tokens never
+//! authenticate and never let a request through the gate.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -15,7 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::KafkaListener;
-use super::dispatch::{SUPPORTED, handle_frame};
+use super::dispatch::{Outcome, SUPPORTED, handle_frame, handle_frame_in};
+use super::sasl::{Session, Users};
 use super::tests::{Fixture, batch, fixture, frame, produce_req};
 
 /// Cases per property (two properties: random frames and mutated valid frames;
@@ -25,6 +27,8 @@ const CASES: u32 = 2_000;
 struct World {
     rt: tokio::runtime::Runtime,
     fixture: Fixture,
+    /// The same with a SASL user (alice).
+    sasl: Fixture,
     valid: Vec<Bytes>,
 }
 
@@ -47,9 +51,27 @@ fn world() -> &'static World {
             f.stop.send_replace(true);
             f
         });
+        let sasl = rt.block_on(async {
+            let mut f = super::tests::fixture();
+            f.state
+                .store
+                .create_topic("fz", 1, crate::config::TopicConfig::default())
+                .await
+                .unwrap();
+            f.state
+                .store
+                .create_topic("fz-ok", 1, crate::config::TopicConfig::default())
+                .await
+                .unwrap();
+            let users = Users::derive(&["alice:pw".parse().unwrap()]).unwrap();
+            f.state.sasl = Some(std::sync::Arc::new(users));
+            f.stop.send_replace(true);
+            f
+        });
         World {
             rt,
             fixture,
+            sasl,
             valid: valid_frames(),
         }
     })
@@ -121,7 +143,56 @@ fn valid_frames() -> Vec<Bytes> {
     req.topics = vec![lt];
     out.push(frame(ApiKey::ListOffsets, 5, &req));
     out.extend(group_frames());
+    out.push(frame(
+        ApiKey::SaslHandshake,
+        1,
+        &SaslHandshakeRequest::default().with_mechanism(s("SCRAM-SHA-256")),
+    ));
+    out.push(frame(
+        ApiKey::SaslAuthenticate,
+        2,
+        &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(b"\0alice\0pw")),
+    ));
     out
+}
+
+/// A handshake, SaslAuthenticate frames with `tokens`, then a Produce, on one
+/// connection of the SASL fixture; returns whether the Produce got through.
+fn sasl_exchange(topic: &str, mechanism: &str, version: i16, tokens: &[Vec<u8>]) -> bool {
+    let w = world();
+    let f = &w.sasl;
+    let mut frames = vec![frame(
+        ApiKey::SaslHandshake,
+        version.clamp(0, 1),
+        &SaslHandshakeRequest::default().with_mechanism(s(mechanism)),
+    )];
+    for t in tokens {
+        let req = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::copy_from_slice(t));
+        frames.push(frame(ApiKey::SaslAuthenticate, version.clamp(0, 2), &req));
+    }
+    frames.push(frame(
+        ApiKey::Produce,
+        9,
+        &produce_req(topic, 0, batch(-1, -1, -1, &[("k", Some("v"), 1)]), 1),
+    ));
+    let last = frames.len() - 1;
+    w.rt.block_on(async {
+        let mut session = Session::new(f.state.sasl.as_deref());
+        for (i, fr) in frames.into_iter().enumerate() {
+            let out = tokio::time::timeout(
+                Duration::from_secs(10),
+                handle_frame_in(&f.state, fr, None, &mut session),
+            )
+            .await
+            .expect("a SASL frame hung");
+            match out {
+                Ok(Outcome::Reply(_)) if i == last => return true,
+                Ok(Outcome::Reply(_)) | Ok(Outcome::NoReply) => {}
+                Ok(Outcome::ReplyThenClose(_)) | Err(_) => return false,
+            }
+        }
+        false
+    })
 }
 
 /// One valid frame of each group API (several versions of the batched ones).
@@ -270,6 +341,52 @@ proptest! {
         }
         run(Bytes::from(raw));
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: CASES / 4,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Random SASL tokens (some shaped like SCRAM or PLAIN messages) never
+    /// authenticate: the Produce after them is refused and nothing is appended.
+    #[test]
+    fn random_sasl_exchanges_never_authenticate(
+        mechanism in proptest::sample::select(vec!["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", ""]),
+        version in 0i16..3,
+        shaped in any::<bool>(),
+        tokens in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..80), 0..4),
+    ) {
+        let mut tokens = tokens;
+        if shaped {
+            tokens.insert(0, b"n,,n=alice,r=fuzz".to_vec());
+            tokens.push(b"\0alice\0not-pw".to_vec());
+        }
+        prop_assert!(!sasl_exchange("fz", mechanism, version, &tokens));
+        let hw = world().sasl.state.store.partition_state("fz", 0).unwrap().next_offset;
+        prop_assert_eq!(hw, 0);
+    }
+}
+
+#[test]
+fn the_fuzz_exchange_does_authenticate_with_the_right_password() {
+    // The property above is only meaningful if a right exchange does pass.
+    assert!(sasl_exchange(
+        "fz-ok",
+        "PLAIN",
+        2,
+        &[b"\0alice\0pw".to_vec()]
+    ));
+    let hw = world()
+        .sasl
+        .state
+        .store
+        .partition_state("fz-ok", 0)
+        .unwrap()
+        .next_offset;
+    assert!(hw >= 1);
 }
 
 async fn api_versions_over(stream: &mut TcpStream) -> ApiVersionsResponse {

@@ -8,7 +8,12 @@
 //! - [`handlers`]: one module per API group;
 //! - [`records`]: record batches to and from storage records;
 //! - [`producers`]: idempotent producer state;
-//! - [`groups`]: the group coordinator (classic consumer groups, committed offsets).
+//! - [`groups`]: the group coordinator (classic consumer groups, committed offsets);
+//! - [`sasl`]: SASL authentication (PLAIN, SCRAM) and the per-connection gate.
+//!
+//! With `--tls-cert`/`--tls-key` the listener speaks TLS (SSL, or SASL_SSL with
+//! users); the handshake must complete within `--header-read-timeout-ms`, as on
+//! HTTP, so a stalled one does not hold a connection slot.
 //!
 //! Produce goes through [`Store::append`], the one append path shared with HTTP.
 
@@ -20,6 +25,7 @@ pub mod groups;
 pub mod handlers;
 pub mod producers;
 pub mod records;
+pub mod sasl;
 #[cfg(test)]
 mod tests;
 
@@ -27,10 +33,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 use crate::storage::Store;
 use dispatch::Outcome;
@@ -51,6 +58,8 @@ pub struct KafkaState {
     pub idle_timeout: std::time::Duration,
     /// The group coordinator; its timer task runs while the listener serves.
     pub groups: Arc<groups::GroupCoordinator>,
+    /// The SASL users; `None`: no authentication.
+    pub sasl: Option<Arc<sasl::Users>>,
 }
 
 impl KafkaState {
@@ -68,6 +77,7 @@ impl KafkaState {
             tier: None,
             idle_timeout: crate::defaults::KAFKA_IDLE_TIMEOUT,
             groups: Arc::new(groups::GroupCoordinator::in_memory(store.metrics().clone())),
+            sasl: None,
             store,
         }
     }
@@ -84,6 +94,9 @@ pub struct KafkaListener {
     idle_timeout: std::time::Duration,
     tier: Option<crate::tier::Tier>,
     group_config: groups::GroupConfig,
+    sasl: Option<Arc<sasl::Users>>,
+    tls: Option<TlsAcceptor>,
+    tls_handshake_timeout: std::time::Duration,
 }
 
 impl KafkaListener {
@@ -92,10 +105,7 @@ impl KafkaListener {
         let listener = TcpListener::bind(addr).await?;
         let mut addr = listener.local_addr()?;
         if addr.ip().is_unspecified() {
-            tracing::warn!(%addr, "Kafka listener is bound to all interfaces without authentication: anyone who can reach it can read and write data; Metadata advertises 127.0.0.1");
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        } else if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "Kafka listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
         }
         Ok(KafkaListener {
             listener,
@@ -104,7 +114,28 @@ impl KafkaListener {
             idle_timeout: crate::defaults::KAFKA_IDLE_TIMEOUT,
             tier: None,
             group_config: groups::GroupConfig::default(),
+            sasl: None,
+            tls: None,
+            tls_handshake_timeout: FRAME_READ_TIMEOUT,
         })
+    }
+
+    /// Requires SASL authentication as one of `users` (if there are any).
+    pub fn with_sasl(mut self, users: Arc<sasl::Users>) -> Self {
+        self.sasl = (!users.is_empty()).then_some(users);
+        self
+    }
+
+    /// Serves TLS with `acceptor`; a client that has not completed the
+    /// handshake within `handshake_timeout` is disconnected.
+    pub fn with_tls(
+        mut self,
+        acceptor: TlsAcceptor,
+        handshake_timeout: std::time::Duration,
+    ) -> Self {
+        self.tls = Some(acceptor);
+        self.tls_handshake_timeout = handshake_timeout;
+        self
     }
 
     /// Limits and timings of the group coordinator.
@@ -131,6 +162,23 @@ impl KafkaListener {
         self
     }
 
+    /// Logs a warning if the listener is reachable beyond loopback without
+    /// SASL (call once configured, before announcing readiness).
+    pub fn warn_if_exposed(&self) {
+        let Ok(bound) = self.listener.local_addr() else {
+            return;
+        };
+        if self.sasl.is_some() {
+            if !bound.ip().is_loopback() && self.tls.is_none() {
+                tracing::warn!(addr = %bound, "Kafka listener is bound to a non-loopback address with SASL but without TLS: PLAIN passwords cross the network in clear (add --tls-cert/--tls-key)");
+            }
+        } else if bound.ip().is_unspecified() {
+            tracing::warn!(addr = %bound, "Kafka listener is bound to all interfaces without authentication: anyone who can reach it can read and write data (add --basic-auth USER:PASSWORD for SASL); Metadata advertises 127.0.0.1");
+        } else if !bound.ip().is_loopback() {
+            tracing::warn!(addr = %bound, "Kafka listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data (add --basic-auth USER:PASSWORD for SASL)");
+        }
+    }
+
     /// The bound address (what Metadata advertises).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -147,6 +195,13 @@ impl KafkaListener {
         let mut state = KafkaState::new(store, self.addr, max_request_bytes, shutdown.clone());
         state.tier = self.tier.take();
         state.idle_timeout = self.idle_timeout;
+        state.sasl = self.sasl.take();
+        let bound = self.listener.local_addr().ok();
+        if state.sasl.is_none() && bound.is_some_and(|a| !a.ip().is_loopback()) {
+            tracing::warn!(addr = ?bound, "Kafka listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data (add --basic-auth USER:PASSWORD for SASL)");
+        }
+        let tls = self.tls.take();
+        let tls_timeout = self.tls_handshake_timeout;
         state.groups = Arc::new(groups::GroupCoordinator::new(
             self.group_config.clone(),
             Arc::new(groups::StoreOffsets::new(state.store.clone())),
@@ -178,8 +233,31 @@ impl KafkaListener {
                     }
                     Ok((stream, peer)) => {
                         let state = state.clone();
+                        let tls = tls.clone();
                         conns.spawn(async move {
-                            if let Err(e) = connection(state, stream).await {
+                            let _ = stream.set_nodelay(true);
+                            let served = match tls {
+                                None => connection(state, stream, Some(peer)).await,
+                                Some(acceptor) => {
+                                    let mut stop = state.shutdown.clone();
+                                    let accepted = tokio::select! {
+                                        _ = stopped(&mut stop) => return,
+                                        a = tokio::time::timeout(tls_timeout, acceptor.accept(stream)) => a,
+                                    };
+                                    match accepted {
+                                        Ok(Ok(tls)) => connection(state, tls, Some(peer)).await,
+                                        Ok(Err(e)) => {
+                                            tracing::info!(%peer, error = %e, "Kafka TLS handshake failed (is the client using security.protocol=SSL or SASL_SSL?)");
+                                            return;
+                                        }
+                                        Err(_) => {
+                                            tracing::info!(%peer, timeout = ?tls_timeout, "Kafka TLS handshake did not complete in time; closing the connection");
+                                            return;
+                                        }
+                                    }
+                                }
+                            };
+                            if let Err(e) = served {
                                 tracing::debug!(%peer, error = %e, "Kafka connection ended with an error");
                             }
                         });
@@ -215,12 +293,19 @@ pub enum ConnError {
     Frame(#[from] dispatch::FrameError),
 }
 
-/// Serves one connection: one request at a time, responses in order.
-async fn connection(state: Arc<KafkaState>, stream: TcpStream) -> Result<(), ConnError> {
-    let peer = stream.peer_addr().ok();
-    let _ = stream.set_nodelay(true);
-    let (read, mut write) = stream.into_split();
+/// Serves one connection (plain TCP or TLS): one request at a time, responses
+/// in order, every request through the connection's SASL gate.
+async fn connection<S>(
+    state: Arc<KafkaState>,
+    stream: S,
+    peer: Option<SocketAddr>,
+) -> Result<(), ConnError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (read, mut write) = tokio::io::split(stream);
     let mut read = BufReader::new(read);
+    let mut session = sasl::Session::new(state.sasl.as_deref());
     let mut stop = state.shutdown.clone();
     loop {
         let len = tokio::select! {
@@ -262,18 +347,32 @@ async fn connection(state: Arc<KafkaState>, stream: TcpStream) -> Result<(), Con
                 return Err(ConnError::Io(std::io::ErrorKind::TimedOut.into()));
             }
         };
-        match dispatch::handle_frame_from(&state, Bytes::from(frame), peer).await {
-            Ok(Outcome::Reply(body)) => {
-                let len = i32::try_from(body.len())
-                    .map_err(|_| std::io::Error::other("response larger than 2 GiB"))?;
-                write.write_all(&len.to_be_bytes()).await?;
-                write.write_all(&body).await?;
+        match dispatch::handle_frame_in(&state, Bytes::from(frame), peer, &mut session).await {
+            Ok(Outcome::Reply(body)) => send(&mut write, &body).await?,
+            Ok(Outcome::ReplyThenClose(body)) => {
+                send(&mut write, &body).await?;
+                write.shutdown().await?;
+                return Ok(());
             }
             Ok(Outcome::NoReply) => {}
+            Err(e @ dispatch::FrameError::Unauthenticated { .. }) => {
+                tracing::warn!(?peer, error = %e, "unauthenticated Kafka request refused; closing the connection");
+                return Err(e.into());
+            }
             Err(e) => {
                 tracing::warn!(?peer, error = %e, "bad Kafka request; closing the connection");
                 return Err(e.into());
             }
         }
     }
+}
+
+/// Writes one length-prefixed response and flushes it (TLS buffers writes).
+async fn send<W: AsyncWrite + Unpin>(write: &mut W, body: &[u8]) -> Result<(), ConnError> {
+    let len = i32::try_from(body.len())
+        .map_err(|_| std::io::Error::other("response larger than 2 GiB"))?;
+    write.write_all(&len.to_be_bytes()).await?;
+    write.write_all(body).await?;
+    write.flush().await?;
+    Ok(())
 }

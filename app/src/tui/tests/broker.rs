@@ -324,7 +324,7 @@ async fn tui_never_shows_or_logs_passwords() {
     let dir = tempfile::tempdir().unwrap();
     let mut args = devbroker::server::ServeArgs::ephemeral(dir.path().join("data"));
     args.topics.push("demo:3".parse().unwrap());
-    args.basic_auth = Some("alice:right-pw-3141".parse().unwrap());
+    args.basic_auth = vec!["alice:right-pw-3141".parse().unwrap()];
     let broker = Broker::start_args(args).await;
     let port = broker.addr.port();
     // The password both in the URL and apart, as a profile may have them.
