@@ -30,8 +30,10 @@ pub const MAX_DB_SIZE: usize = 256 << 30;
 pub const CHECKPOINT_INTERVAL_MS: u64 = 2_000;
 /// `--checkpoint-writeback-ms`: how often the data file's dirty pages are
 /// handed to the disk between checkpoints (0: never, the checkpoint's sync
-/// writes them all); see `storage::wal::writeback`.
-pub const CHECKPOINT_WRITEBACK_MS: u64 = 20;
+/// writes them all); see `storage::wal::writeback`. Off by default: at 20 ms
+/// it made checkpoint syncs ~50x shorter but the redo log's syncs twice as
+/// slow at 16 connections, and puts/s fell by a third (docs/performance.md).
+pub const CHECKPOINT_WRITEBACK_MS: u64 = 0;
 /// `--offsets-retention-minutes`: committed offsets of an Empty consumer
 /// group expire this long after it became Empty (Kafka's
 /// `offsets.retention.minutes`, 7 days).

@@ -8,6 +8,7 @@
 #   tests/bench/tail.sh                          # the full run
 #   tests/bench/tail.sh --rounds 1 --duration 10 # a quick look
 #   tests/bench/tail.sh --devbroker-arg=--checkpoint-interval-ms=250
+#   tests/bench/tail.sh --variant "writeback=--checkpoint-writeback-ms=20"   # A/B, interleaved
 #   DEVBROKER_BIN=/tmp/devbroker-old tests/bench/tail.sh   # another build
 #
 # Writes tests/bench/tail-results.md unless --out says otherwise.

@@ -46,7 +46,7 @@ pub struct TailArgs {
     devbroker_args: Vec<String>,
     /// A second dev broker to compare, interleaved with the first and etcd:
     /// `NAME=FLAGS` (flags split on spaces), e.g.
-    /// `--variant "no-writeback=--checkpoint-writeback-ms=0"`. Repeatable.
+    /// `--variant "writeback=--checkpoint-writeback-ms=20"`. Repeatable.
     #[arg(long = "variant", allow_hyphen_values = true)]
     variants: Vec<String>,
     /// Where to write the markdown table.
