@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod cli;
 pub mod flaky_proxy;
+pub mod pki;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
