@@ -21,9 +21,6 @@ use super::error::Error;
 use super::kvstore::cas_precondition;
 use super::scan::PartitionError;
 
-/// Most keys in one batch get of [`Client::locate`].
-const LOCATE_BATCH: usize = 1000;
-
 /// How a producer maps a key to a partition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -278,21 +275,7 @@ impl Client {
     ) -> Result<Vec<Located>, PartitionError> {
         let n = i32::try_from(partitions.len()).unwrap_or(i32::MAX);
         let reads = partitions.iter().map(|&p| async move {
-            let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(keys.len());
-            for chunk in keys.chunks(LOCATE_BATCH) {
-                let got = self
-                    .batch_get(topic, p, chunk.to_vec())
-                    .await
-                    .map_err(|source| PartitionError {
-                        topic: topic.to_owned(),
-                        partition: p,
-                        source,
-                    })?;
-                // One result per key in request order; a short answer leaves
-                // the rest not found.
-                let mut got = got.into_iter();
-                values.extend(chunk.iter().map(|_| got.next().and_then(|l| l.value)));
-            }
+            let values = self.partition_values(topic, p, keys).await?;
             Ok::<_, PartitionError>((p, values))
         });
         let mut located: Vec<Located> = keys

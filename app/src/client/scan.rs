@@ -18,6 +18,9 @@ use super::Client;
 use super::error::{Error, Result};
 use super::kvstore::{Lookup, ScanRange, key_after};
 
+/// Keys per batch get when looking keys up (the kvstore's batches stay small).
+pub(crate) const LOOKUP_BATCH: usize = 1000;
+
 /// A key of one partition with its value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionEntry {
@@ -222,24 +225,40 @@ impl Client {
         let mut found: Vec<(usize, i32, Lookup)> = Vec::new();
         for (p, ks) in by_partition {
             let (order, ks): (Vec<usize>, Vec<Vec<u8>>) = ks.into_iter().unzip();
-            let results = self
-                .batch_get(topic, p, ks.clone())
-                .await
-                .map_err(|source| PartitionError {
-                    topic: topic.to_owned(),
-                    partition: p,
-                    source,
-                })?;
-            // The kvstore answers one result per key in request order; a short
-            // answer leaves the rest not found.
-            let mut results = results.into_iter();
-            for (i, key) in order.into_iter().zip(ks) {
-                let lookup = results.next().unwrap_or(Lookup { key, value: None });
-                found.push((i, p, lookup));
+            let values = self.partition_values(topic, p, &ks).await?;
+            for ((i, key), value) in order.into_iter().zip(ks).zip(values) {
+                found.push((i, p, Lookup { key, value }));
             }
         }
         found.sort_by_key(|(i, _, _)| *i);
         Ok(found.into_iter().map(|(_, p, l)| (p, l)).collect())
+    }
+
+    /// The values of `keys` in one partition, in the order of `keys` (`None`:
+    /// not found), at most [`LOOKUP_BATCH`] keys per batch get; an error names
+    /// the partition.
+    pub(crate) async fn partition_values(
+        &self,
+        topic: &str,
+        partition: i32,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<Vec<u8>>>, PartitionError> {
+        let mut values = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(LOOKUP_BATCH) {
+            let got = self
+                .batch_get(topic, partition, chunk.to_vec())
+                .await
+                .map_err(|source| PartitionError {
+                    topic: topic.to_owned(),
+                    partition,
+                    source,
+                })?;
+            // The kvstore answers one result per key in request order; a short
+            // answer leaves the rest not found.
+            let mut got = got.into_iter();
+            values.extend(chunk.iter().map(|_| got.next().and_then(|l| l.value)));
+        }
+        Ok(values)
     }
 }
 
