@@ -182,11 +182,21 @@ impl Store {
             offsets: env.create_database(&mut wtxn, Some("offsets"))?,
         };
         wtxn.commit()?;
-        let next_segment = wal::replay(dir, checkpoint.map_or(0, |c| c.replay_from), &env, dbs)?;
+        let (replay_from, replayed_seal) = checkpoint
+            .as_ref()
+            .map_or((0, wal::Seal::Plain), |c| (c.replay_from, c.seal));
+        let next_segment = wal::replay(dir, replay_from, replayed_seal, &env, dbs)?;
+        // The data dir keeps its log key; one written before keys existed (or
+        // a new one) gets a new key with its first checkpoint.
+        let seal = match replayed_seal {
+            wal::Seal::Keyed(_) => replayed_seal,
+            wal::Seal::Plain => wal::Seal::new_key()?,
+        };
         let wal = wal::Wal::start(
             dir,
             env.clone(),
             next_segment,
+            seal,
             opts.checkpoint_interval,
             opts.checkpoint_writeback,
             opts.metrics.storage_latency.clone(),

@@ -12,19 +12,24 @@ use std::time::{Duration, Instant};
 
 use heed::{Env, RoTxn, WithoutTls};
 
-use super::segment::{io_err, prepare_segment, segment_path, segments, sync_dir};
+use super::segment::{Seal, io_err, prepare_segment, segment_path, segments, sync_dir};
 use super::tx::{Reader, put_bytes};
 use super::writeback::{dirty_bytes, start_writeback};
 use crate::storage::{Latency, Result, StoreError};
 
 const CHECKPOINT_FILE: &str = "checkpoint";
-const CHECKPOINT_MAGIC: &[u8; 8] = b"RPKVCKP1";
+/// Format 1 (read only): no log key; its segments' records are sealed with
+/// [`Seal::Plain`]. Format 2 adds the log key after `replay_from`.
+const CHECKPOINT_MAGIC_V1: &[u8; 8] = b"RPKVCKP1";
+const CHECKPOINT_MAGIC: &[u8; 8] = b"RPKVCKP2";
 
 /// What a checkpoint file says.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Checkpoint {
     /// The first segment to replay.
     pub replay_from: u64,
+    /// How the segments' records are sealed (format 1: [`Seal::Plain`]).
+    pub seal: Seal,
     /// LMDB's two meta pages (the first two pages of `data.mdb`) at the snapshot.
     pub meta_pages: Vec<u8>,
 }
@@ -34,6 +39,12 @@ impl Checkpoint {
         let mut out = Vec::with_capacity(self.meta_pages.len() + 32);
         out.extend_from_slice(CHECKPOINT_MAGIC);
         out.extend_from_slice(&self.replay_from.to_le_bytes());
+        let key = match self.seal {
+            Seal::Keyed(key) => key,
+            // Never written: every checkpoint since format 2 has a key.
+            Seal::Plain => 0,
+        };
+        out.extend_from_slice(&key.to_le_bytes());
         put_bytes(&mut out, &self.meta_pages);
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -42,13 +53,22 @@ impl Checkpoint {
 
     pub(super) fn decode(b: &[u8]) -> Option<Checkpoint> {
         let (body, crc) = b.split_at_checked(b.len().checked_sub(4)?)?;
-        if crc32fast::hash(body).to_le_bytes() != crc || !body.starts_with(CHECKPOINT_MAGIC) {
+        if crc32fast::hash(body).to_le_bytes() != crc {
             return None;
         }
         let replay_from = u64::from_le_bytes(body.get(8..16)?.try_into().ok()?);
-        let meta_pages = Reader(&body[16..]).bytes()?.to_vec();
+        let (seal, rest) = if body.starts_with(CHECKPOINT_MAGIC) {
+            let key = u64::from_le_bytes(body.get(16..24)?.try_into().ok()?);
+            (Seal::Keyed(key), &body[24..])
+        } else if body.starts_with(CHECKPOINT_MAGIC_V1) {
+            (Seal::Plain, &body[16..])
+        } else {
+            return None;
+        };
+        let meta_pages = Reader(rest).bytes()?.to_vec();
         Some(Checkpoint {
             replay_from,
+            seal,
             meta_pages,
         })
     }
@@ -122,6 +142,7 @@ pub(super) fn checkpointer(
     dir: PathBuf,
     rx: std_mpsc::Receiver<Pending>,
     done: std_mpsc::Sender<Result<()>>,
+    seal: Seal,
     writeback: Option<Duration>,
     latency: Latency,
 ) {
@@ -155,15 +176,26 @@ pub(super) fn checkpointer(
             phase.done("data_sync");
             Checkpoint {
                 replay_from: p.replay_from,
+                seal,
                 meta_pages: p.meta_pages,
             }
             .write(&dir)?;
             phase.done("checkpoint_file");
+            // Segments before `replay_from` are not needed any more: one of
+            // them becomes the next segment, the others go.
+            let mut retired: Vec<u64> = segments(&dir)?
+                .into_iter()
+                .filter(|s| *s < p.replay_from)
+                .collect();
             if p.next_size > 0 {
-                prepare_segment(&dir, p.replay_from + 1, p.next_size)?;
+                if let Some(reused) =
+                    prepare_segment(&dir, p.replay_from + 1, p.next_size, &retired)?
+                {
+                    retired.retain(|s| *s != reused);
+                }
                 phase.done("prepare_segment");
             }
-            for seq in segments(&dir)?.into_iter().filter(|s| *s < p.replay_from) {
+            for seq in retired {
                 let path = segment_path(&dir, seq);
                 if let Err(e) = fs::remove_file(&path) {
                     tracing::warn!(segment = %path.display(), error = %e, "cannot delete an old redo segment");
@@ -219,6 +251,7 @@ mod tests {
     fn checkpoint_round_trips_and_rejects_damage() {
         let c = Checkpoint {
             replay_from: 42,
+            seal: Seal::Keyed(0x0123_4567_89ab_cdef),
             meta_pages: (0..8192u32).map(|i| i as u8).collect(),
         };
         let mut b = c.encode();
@@ -226,5 +259,24 @@ mod tests {
         b[20] ^= 1;
         assert_eq!(Checkpoint::decode(&b), None);
         assert_eq!(Checkpoint::decode(&[]), None);
+    }
+
+    #[test]
+    fn a_format_1_checkpoint_reads_as_plain_sealed() {
+        // Format 1 as it was written: magic, replay_from, meta pages, CRC.
+        let meta_pages: Vec<u8> = (0..8192u32).map(|i| (i * 7) as u8).collect();
+        let mut b = CHECKPOINT_MAGIC_V1.to_vec();
+        b.extend_from_slice(&9u64.to_le_bytes());
+        put_bytes(&mut b, &meta_pages);
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            Checkpoint::decode(&b),
+            Some(Checkpoint {
+                replay_from: 9,
+                seal: Seal::Plain,
+                meta_pages,
+            })
+        );
     }
 }

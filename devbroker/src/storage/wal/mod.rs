@@ -26,6 +26,9 @@
 //!   write after it, then replays the segments from the checkpoint's on. A torn
 //!   last record (a crash during its append) was never answered and is dropped.
 //!
+//! - Segments are recycled: a retired one becomes the next, so its old records
+//!   are still in it; records are sealed for their segment (`segment::Seal`).
+//!
 //! The log and checkpoint formats are ours, written by hand: a length, a CRC32
 //! and a payload of tagged entries; no crate does "LMDB redo log".
 
@@ -44,8 +47,8 @@ use heed::{Env, WithoutTls};
 
 pub(crate) use checkpoint::Checkpoint;
 use checkpoint::{Pending, checkpointer};
-pub(crate) use segment::replay;
 use segment::{MAX_SEGMENT, MIN_SEGMENT, io_err, open_segment, remove_leftover_tmp, segment_path};
+pub(crate) use segment::{Seal, replay};
 pub(crate) use tx::{Db, Tx};
 
 use super::{Latency, Result, StoreError};
@@ -64,6 +67,8 @@ pub(crate) struct Wal {
     env: Env<WithoutTls>,
     page_size: usize,
     seq: u64,
+    /// How this log's records are sealed (the data dir's log key).
+    seal: Seal,
     file: File,
     len: u64,
     /// Set when a failed append could not be undone: no more writes.
@@ -90,12 +95,13 @@ pub(crate) struct AppendTimes {
 }
 
 impl Wal {
-    /// Starts the log at segment `seq` (after recovery) and takes a first
-    /// checkpoint, so older segments go.
+    /// Starts the log at segment `seq` (after recovery), its records sealed
+    /// with `seal` (keyed), and takes a first checkpoint, so older segments go.
     pub fn start(
         dir: &Path,
         env: Env<WithoutTls>,
         seq: u64,
+        seal: Seal,
         interval: Duration,
         writeback: Option<Duration>,
         latency: Latency,
@@ -108,13 +114,14 @@ impl Wal {
         let (ck_env, ck_dir, ck_latency) = (env.clone(), dir.to_path_buf(), latency.clone());
         let checkpointer = std::thread::Builder::new()
             .name("lmdb-checkpoint".into())
-            .spawn(move || checkpointer(ck_env, ck_dir, rx, done_tx, writeback, ck_latency))
+            .spawn(move || checkpointer(ck_env, ck_dir, rx, done_tx, seal, writeback, ck_latency))
             .map_err(|e| StoreError::Io(format!("cannot start the checkpoint thread: {e}")))?;
         let mut wal = Wal {
             dir: dir.to_path_buf(),
             env,
             page_size,
             seq,
+            seal,
             file,
             len: 0,
             broken: false,
@@ -145,7 +152,7 @@ impl Wal {
         let len = u32::try_from(payload.len())
             .map_err(|_| StoreError::Internal("a group's changes exceed 4 GiB".into()))?;
         header[..4].copy_from_slice(&len.to_le_bytes());
-        header[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        header[4..].copy_from_slice(&self.seal.crc(self.seq, payload).to_le_bytes());
         let path = segment_path(&self.dir, self.seq);
         let writing = Instant::now();
         let mut synced = writing;
