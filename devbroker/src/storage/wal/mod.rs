@@ -39,6 +39,7 @@ mod writeback;
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
@@ -266,6 +267,15 @@ impl Wal {
         File::open(&data)
             .and_then(|f| f.read_exact_at(&mut meta_pages, 0))
             .map_err(|e| io_err("cannot read", &data, e))?;
+        // End this segment's records with a zero header, durably, before any
+        // record goes to the next segment. A recycled segment holds old bytes
+        // after its records; without the marker replay could not tell that
+        // normal end from damage followed by later records.
+        let path = segment_path(&self.dir, self.seq);
+        self.file
+            .write_all_at(&[0; RECORD_HEADER], self.len)
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| io_err("cannot end", &path, e))?;
         let next_size = match self.closing {
             true => 0,
             false => (self.len + self.len / 4).clamp(MIN_SEGMENT, MAX_SEGMENT),

@@ -398,12 +398,22 @@ mod tests {
         assert!(dbs.view.get(&rtxn, b"new").unwrap().is_some());
         assert!(dbs.view.get(&rtxn, b"old").unwrap().is_none());
         drop(rtxn);
-        // A record sealed for segment 3 after the stop is later than the end
-        // of segment 2's records: the log is damaged, not just torn.
+        // A record sealed for segment 3 while segment 2's records stop
+        // without the zero header the writer ends a segment with: damage in
+        // segment 2, not a torn last write.
         fs::write(segment_path(dir.path(), 3), record(seal, 3, &put(b"late"))).unwrap();
         assert!(matches!(
             replay(dir.path(), 2, seal, &env, dbs),
             Err(StoreError::Corrupt(_))
         ));
+        // With that end marker after its record, segment 3 follows on.
+        let mut ended = record(seal, 2, &put(b"new"));
+        ended.extend_from_slice(&[0; RECORD_HEADER]);
+        ended.extend_from_slice(&record(seal, 1, &put(b"old")));
+        fs::write(segment_path(dir.path(), 2), &ended).unwrap();
+        assert_eq!(replay(dir.path(), 2, seal, &env, dbs).unwrap(), 4);
+        let rtxn = env.read_txn().unwrap();
+        assert!(dbs.view.get(&rtxn, b"late").unwrap().is_some());
+        assert!(dbs.view.get(&rtxn, b"old").unwrap().is_none());
     }
 }

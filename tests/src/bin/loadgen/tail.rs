@@ -46,7 +46,9 @@ pub struct TailArgs {
     devbroker_args: Vec<String>,
     /// A second dev broker to compare, interleaved with the first and etcd:
     /// `NAME=FLAGS` (flags split on spaces), e.g.
-    /// `--variant "writeback=--checkpoint-writeback-ms=20"`. Repeatable.
+    /// `--variant "writeback=--checkpoint-writeback-ms=20"`, or
+    /// `NAME@BINARY=FLAGS` to run another build, e.g.
+    /// `--variant "old@/path/to/devbroker-old="`. Repeatable.
     #[arg(long = "variant", allow_hyphen_values = true)]
     variants: Vec<String>,
     /// Where to write the markdown table.
@@ -63,18 +65,26 @@ pub async fn tail(args: TailArgs) -> Result<()> {
         .tempdir_in(args.data_root.clone().unwrap_or_else(std::env::temp_dir))?;
     let root = temp.path().to_path_buf();
     // Every dev broker: the default one, then the variants, each on its own data dir.
-    let mut brokers: Vec<(String, Vec<String>)> =
-        vec![("devbroker".to_string(), args.devbroker_args.clone())];
+    let default_bin = sibling_bin("devbroker")?;
+    let mut brokers: Vec<(String, PathBuf, Vec<String>)> = vec![(
+        "devbroker".to_string(),
+        default_bin.clone(),
+        args.devbroker_args.clone(),
+    )];
     for v in &args.variants {
         let (name, flags) = v.split_once('=').unwrap_or((v, ""));
+        let (name, bin) = match name.split_once('@') {
+            Some((name, bin)) => (name, PathBuf::from(bin)),
+            None => (name, default_bin.clone()),
+        };
         let mut all = args.devbroker_args.clone();
         all.extend(flags.split_whitespace().map(str::to_string));
-        brokers.push((name.to_string(), all));
+        brokers.push((name.to_string(), bin, all));
     }
     let mut procs = Vec::new();
     let mut devs: Vec<(String, SocketAddr)> = Vec::new();
-    for (i, (name, flags)) in brokers.iter().enumerate() {
-        let mut cmd = Command::new(sibling_bin("devbroker")?);
+    for (i, (name, bin, flags)) in brokers.iter().enumerate() {
+        let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(root.join(format!("devbroker-{i}")))
