@@ -30,6 +30,11 @@ pub enum GroupError {
         group: String,
         members: Option<usize>,
     },
+    /// OffsetDelete of a topic the group's members subscribe to.
+    #[error(
+        "members of group {group:?} are subscribed to topic {topic:?}: Kafka keeps those offsets until they unsubscribe or stop"
+    )]
+    SubscribedTopic { group: String, topic: String },
     /// Any other client failure (connection, Kafka error, bad input).
     #[error(transparent)]
     Client(#[from] Error),

@@ -57,6 +57,7 @@ pub(super) const UNKNOWN_MEMBER_ID: i16 = 25;
 pub(super) const REBALANCE_IN_PROGRESS: i16 = 27;
 pub(super) const NON_EMPTY_GROUP: i16 = 68;
 pub(super) const GROUP_ID_NOT_FOUND: i16 = 69;
+pub(super) const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
 
 /// Maps a group-level error code; `None` for success.
 pub(super) fn group_error(
@@ -353,6 +354,10 @@ pub(super) async fn offset_delete(
                 conn.transport(format!("OffsetDelete did not answer for {t}/{p}")),
             )),
             Some(&UNKNOWN_TOPIC) => Some(GroupError::Client(Error::UnknownTopic(t.clone()))),
+            Some(&GROUP_SUBSCRIBED_TO_TOPIC) => Some(GroupError::SubscribedTopic {
+                group: group.to_owned(),
+                topic: t.clone(),
+            }),
             Some(&code) => kafka_error(code, None).map(GroupError::Client),
         })
         .collect())
