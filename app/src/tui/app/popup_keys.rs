@@ -113,6 +113,9 @@ impl App {
                     purpose: WritePurpose::Delete { count },
                 });
             }
+            Confirmed::GroupSeek { .. } | Confirmed::GroupDelete { .. } => {
+                self.group_confirmed(then)
+            }
         }
     }
 
