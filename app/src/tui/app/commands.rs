@@ -73,7 +73,10 @@ impl App {
         let args: Vec<&str> = words.collect();
         match cmd {
             "q" | "q!" | "quit" | "qa" => self.quit = true,
-            "topic" | "t" => self.cmd_topic(&args),
+            "topic" | "t" => {
+                self.close_groups();
+                self.cmd_topic(&args)
+            }
             "scan" => self.cmd_scan(&args),
             "get" => self.cmd_get(&args),
             "groups" | "group" | "g" => self.open_groups(args.first().map(|t| t.to_string())),

@@ -23,7 +23,7 @@ impl App {
         }));
     }
 
-    fn close_groups(&mut self) {
+    pub(super) fn close_groups(&mut self) {
         if let Some(id) = self.groups.take().and_then(|g| g.refresh) {
             self.out.push(Out::Cancel(id));
         }

@@ -98,6 +98,11 @@ async fn tui_groups_list_detail_and_live_refresh() {
     assert!(h.app.groups().is_some_and(|g| g.detail.is_none()));
     h.key(KeyCode::Esc).await;
     assert!(h.app.groups().is_none());
+    // :topic from the groups view closes it and opens the topic.
+    h.command("groups").await;
+    h.command("topic orders").await;
+    assert!(h.app.groups().is_none());
+    assert_eq!(h.app.scan().map(|s| s.topic.as_str()), Some("orders"));
     b.stop().await;
 }
 
