@@ -318,6 +318,14 @@ fn seek_to_timestamp_start_end_and_file_moves_where_consumers_resume() {
     let mut resumed = consume(&addr, "g", 5);
     resumed.sort_unstable();
     assert_eq!(resumed, vec![(0, 1), (0, 2), (0, 3), (0, 4), (1, 3)]);
+    // `--to FILE` reads the same format.
+    std::fs::write(&file, "orders 1 2\n").unwrap();
+    r.run(&["group", "seek", "g", "--to", file.to_str().unwrap()])
+        .ok();
+    assert_eq!(
+        committed(&addr, "g"),
+        BTreeMap::from([(0, Some(5)), (1, Some(2)), (2, Some(0))])
+    );
 
     std::fs::write(&file, "orders zero 1\n").unwrap();
     let line = r

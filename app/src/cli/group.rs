@@ -1,6 +1,6 @@
 //! `rpkv group list|describe|seek|delete|offset-delete`, shaped like `rpk group`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -43,14 +43,16 @@ LOG-END-OFFSET - LOG-START-OFFSET.")]
   rpkv group seek my-group --to start
   rpkv group seek my-group --to end --topics orders
   rpkv group seek my-group --to 1700000000000          # first offsets at or after a time
-  rpkv group seek my-group --to-file offsets.txt       # lines of `topic partition offset`
+  rpkv group seek my-group --to offsets.txt            # lines of `topic partition offset`
+  rpkv group seek my-group --to-file offsets.txt       # the same, as rpk spells it
 
 Without --topics every partition the group has an offset in moves; with it, all
 partitions of those topics. Kafka only takes offsets for a group without members:
 stop its consumers first (exit code 3 otherwise).")]
     Seek {
         group: String,
-        /// start, end, or a Unix timestamp (seconds, milliseconds or nanoseconds).
+        /// start, end, a Unix timestamp (seconds, milliseconds or
+        /// nanoseconds), or a file of `topic partition offset` lines.
         #[arg(long, required_unless_present = "to_file", conflicts_with = "to_file")]
         to: Option<String>,
         /// A file of `topic partition offset` lines.
@@ -168,6 +170,11 @@ pub async fn run(conn: &ConnArgs, cmd: GroupCommand) -> Result<()> {
                         .with_context(|| format!("reading {}", path.display()))?;
                     SeekTo::parse_file(&text)
                         .with_context(|| format!("seek file {}", path.display()))?
+                }
+                (Some(to), None) if SeekTo::parse(&to).is_err() && Path::new(&to).is_file() => {
+                    let text =
+                        std::fs::read_to_string(&to).with_context(|| format!("reading {to}"))?;
+                    SeekTo::parse_file(&text).with_context(|| format!("seek file {to}"))?
                 }
                 (Some(to), None) => SeekTo::parse(&to)?,
                 (None, None) => bail!("give --to or --to-file"),

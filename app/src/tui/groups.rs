@@ -58,8 +58,12 @@ pub enum GroupsReply {
         group: String,
         result: Result<GroupDescription, String>,
     },
-    /// A seek or delete: what to say in the status line.
-    Changed(Result<String, String>),
+    /// A seek or delete: what to say in the status line; `deleted` names
+    /// the group that is gone.
+    Changed {
+        deleted: Option<String>,
+        result: Result<String, String>,
+    },
 }
 
 /// Runs one request over `client` (in a task of the runner).
@@ -85,21 +89,26 @@ pub async fn run(client: &Client, req: GroupsRequest) -> GroupsReply {
                 .map_err(|e| e.to_string());
             GroupsReply::Detail { group, result }
         }
-        GroupsRequest::Seek { group, to } => {
-            GroupsReply::Changed(match client.seek_group(&group, &to, &[]).await {
+        GroupsRequest::Seek { group, to } => GroupsReply::Changed {
+            deleted: None,
+            result: match client.seek_group(&group, &to, &[]).await {
                 Ok(outcomes) => seek_summary(&group, &outcomes),
                 Err(e) => Err(e.to_string()),
-            })
-        }
-        GroupsRequest::Delete { group } => GroupsReply::Changed(
-            match client.delete_groups(std::slice::from_ref(&group)).await {
+            },
+        },
+        GroupsRequest::Delete { group } => {
+            let result = match client.delete_groups(std::slice::from_ref(&group)).await {
                 Ok(mut outcomes) => match outcomes.pop().map(|o| o.result) {
                     Some(Ok(())) | None => Ok(format!("group {group} deleted")),
                     Some(Err(e)) => Err(e.to_string()),
                 },
                 Err(e) => Err(e.to_string()),
-            },
-        ),
+            };
+            GroupsReply::Changed {
+                deleted: result.is_ok().then_some(group),
+                result,
+            }
+        }
     }
 }
 

@@ -177,15 +177,13 @@ impl App {
                 g.stale = Some(e.clone());
                 self.error(format!("groups: {e}"));
             }
-            GroupsReply::Changed(result) => {
+            GroupsReply::Changed { deleted, result } => {
+                // A deleted group's detail has nothing left to show.
+                if deleted.is_some_and(|d| g.detail.as_ref().is_some_and(|o| o.name == d)) {
+                    g.detail = None;
+                }
                 match result {
-                    Ok(msg) => {
-                        // A deleted group's detail has nothing left to show.
-                        if msg.ends_with(" deleted") {
-                            g.detail = None;
-                        }
-                        self.info(msg);
-                    }
+                    Ok(msg) => self.info(msg),
                     Err(e) => self.error(e),
                 }
                 return self.read_groups(Duration::ZERO);
