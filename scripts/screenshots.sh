@@ -6,7 +6,8 @@
 #
 #   cargo build -p rpkv -p devbroker --bins && scripts/screenshots.sh [OUT_DIR]
 #
-# Needs tmux, curl, python3. Writes OUT_DIR/*.svg (default assets/screenshots).
+# Needs tmux, curl, python3 (kcat for a live group member in the groups shot).
+# Writes OUT_DIR/*.svg (default assets/screenshots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-assets/screenshots}
@@ -16,6 +17,7 @@ work=$(mktemp -d)
 sock="rpkv-shots-$$"
 cleanup() {
   tmux -L "$sock" kill-server 2>/dev/null || true
+  [[ -n "${member_pid:-}" ]] && kill "$member_pid" 2>/dev/null || true
   [[ -n "${broker_pid:-}" ]] && kill "$broker_pid" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -101,4 +103,28 @@ keys h
 sleep 0.5
 shot 07-history "rpkv: key history from the topic log"
 keys Escape
+keys q
+
+# The groups view, over the Kafka listener: two groups moved by `rpkv group
+# seek` (one at the start of `events`, one at its end) and, with kcat, a
+# live member that consumes and commits.
+kafka=$(sed -n 's/^devbroker: kafka listening on //p' "$work/broker.out")
+rpkv=("$bin/rpkv" --http-url "$url" --brokers "$kafka")
+seq 1 120 | sed 's/^/event-/' | "${rpkv[@]}" topic produce events >/dev/null
+"${rpkv[@]}" group seek billing --to start --topics events >/dev/null
+"${rpkv[@]}" group seek audit --to end --topics events >/dev/null
+if command -v kcat >/dev/null; then
+  kcat -b "$kafka" -G orders-app -q -X auto.offset.reset=earliest events \
+    >/dev/null 2>&1 &
+  member_pid=$!
+  sleep 4
+fi
+tmux -L "$sock" kill-server 2>/dev/null || true
+tmux -L "$sock" -f /dev/null new-session -d -s main -x 120 -y 36 \
+  "env TERM=xterm-256color XDG_STATE_HOME='$work/state' XDG_CONFIG_HOME='$work/config' '$bin/rpkv' --http-url '$url' --brokers '$kafka'; sleep 60"
+sleep 1.5
+keys -l ':groups'
+keys Enter
+sleep 1
+shot 08-groups "rpkv: consumer groups with state, members and lag"
 keys q

@@ -4,6 +4,7 @@
 mod conn;
 #[cfg(feature = "dev")]
 mod dev;
+mod group;
 mod keys;
 mod kv;
 mod kv_partition;
@@ -69,6 +70,9 @@ pub enum Command {
     /// List, create, describe, delete topics; produce and consume records.
     #[command(subcommand)]
     Topic(topic::TopicCommand),
+    /// List, describe, seek and delete consumer groups.
+    #[command(subcommand)]
+    Group(group::GroupCommand),
     /// Manage connection profiles in $XDG_CONFIG_HOME/rpkv/rpkv.toml.
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -162,6 +166,7 @@ pub fn run(parsed: Parsed) -> ExitCode {
         match sub {
             Command::Kv(c) => kv::run(&cli.conn, c).await,
             Command::Topic(c) => topic::run(&cli.conn, c).await,
+            Command::Group(c) => group::run(&cli.conn, c).await,
             Command::Profile(c) => profile::run(&cli.conn, c),
             #[cfg(feature = "dev")]
             Command::Dev(args) => dev::run(*args, dev_data_dir_defaulted).await,

@@ -20,6 +20,7 @@
 
 mod config;
 mod error;
+mod groups;
 mod history;
 mod http;
 mod kafka;
@@ -41,6 +42,11 @@ pub use config::{
     ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, MASK, mask, parse_brokers, redact_url,
 };
 pub use error::{Error, Result};
+pub use groups::{
+    GroupDescription, GroupError, GroupMember, GroupOutcome, GroupPartition, GroupResult,
+    ListedGroup, MemberAssignment, OffsetDeleteOutcome, SeekOutcome, SeekTo,
+    parse_topic_partitions,
+};
 pub use history::{HISTORY_RECORD_CAP, HISTORY_VERSION_CAP, KeyHistory, KeyVersion};
 pub use kafka::{
     BrokerInfo, ClusterInfo, ConfigEntry, NewTopic, OffsetSpec, PartitionInfo, PartitionOffsets,

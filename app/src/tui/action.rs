@@ -33,11 +33,12 @@ pub enum Action {
     History,
     Copy,
     Export,
+    Groups,
 }
 
 impl Action {
     /// Every action, in the order help lists them.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -63,6 +64,7 @@ impl Action {
         Action::History,
         Action::Copy,
         Action::Export,
+        Action::Groups,
         Action::Quit,
     ];
 
@@ -95,6 +97,7 @@ impl Action {
             Action::History => "history",
             Action::Copy => "copy",
             Action::Export => "export",
+            Action::Groups => "groups",
         }
     }
 
@@ -113,7 +116,7 @@ impl Action {
             Action::NextPane => "next pane",
             Action::PrevPane => "previous pane",
             Action::Help => "this help",
-            Action::Command => "command line (:topic :scan :get :ctx :q)",
+            Action::Command => "command line (:topic :scan :get :groups :seek :ctx :q)",
             Action::Filter => "key prefix filter (on the server)",
             Action::Refresh => "refresh",
             Action::KeyFormat => "cycle key format utf8/hex/base64",
@@ -127,6 +130,7 @@ impl Action {
             Action::History => "key history from the topic log",
             Action::Copy => "copy value (OSC 52)",
             Action::Export => "export range to JSONL",
+            Action::Groups => "consumer groups of the selected topic (:groups: all)",
         }
     }
 }

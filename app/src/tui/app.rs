@@ -16,6 +16,7 @@
 mod actions;
 mod commands;
 mod edits;
+mod groups;
 mod mouse;
 mod navigate;
 mod popup_keys;
@@ -32,6 +33,7 @@ use crate::client::{Error, sha256_hex};
 
 use super::backend::{Request, TopicRow};
 use super::fmt::{KeyFormat, ValueFormat};
+use super::groups::GroupsView;
 use super::keymap::Keymap;
 use super::popups::{Popup, ReviewPopup};
 use super::scan::{ScanView, Want};
@@ -224,6 +226,8 @@ pub struct App {
     /// The reviewed change being written (request id and the change), so a
     /// failed or cancelled write goes back to its review instead of being lost.
     writing: Option<(u64, Pending)>,
+    /// The groups view, when open (it replaces the panes).
+    groups: Option<GroupsView>,
 }
 
 impl App {
@@ -261,6 +265,7 @@ impl App {
             open_on_start: setup.open_on_start,
             dev_data_dir: setup.dev_data_dir,
             writing: None,
+            groups: None,
         }
     }
 
@@ -322,6 +327,9 @@ impl App {
     }
     pub fn should_quit(&self) -> bool {
         self.quit
+    }
+    pub fn groups(&self) -> Option<&GroupsView> {
+        self.groups.as_ref()
     }
 
     /// The embedded broker's data dir, for the offer popup.
@@ -405,6 +413,7 @@ impl App {
         self.profile = profile;
         self.topics.clear();
         self.scan = None;
+        self.groups = None;
         self.focus = Focus::Topics;
         self.start();
     }

@@ -92,6 +92,8 @@ pub enum Request {
         range: ScanRange,
         path: PathBuf,
     },
+    /// The groups view's work (see `super::groups`).
+    Groups(super::groups::GroupsRequest),
 }
 
 impl Request {
@@ -105,6 +107,7 @@ impl Request {
             Request::Write { .. } => "writing",
             Request::History { .. } => "reading the log",
             Request::Export { .. } => "exporting",
+            Request::Groups(g) => g.label(),
         }
     }
 }
@@ -140,6 +143,7 @@ pub enum Reply {
     },
     /// The embedded dev broker is serving (or failed to start).
     DevBroker(Result<SocketAddr, String>),
+    Groups(super::groups::GroupsReply),
 }
 
 /// A finished request with the id it was spawned under.
@@ -214,6 +218,7 @@ pub(super) async fn run(client: Client, req: Request) -> Reply {
         } => Reply::Exported {
             result: export(&client, &topic, &partitions, &range, path).await,
         },
+        Request::Groups(g) => Reply::Groups(super::groups::run(&client, g).await),
     }
 }
 

@@ -197,6 +197,7 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::History, &["h"]),
     (Action::Copy, &["y"]),
     (Action::Export, &["x"]),
+    (Action::Groups, &["C"]),
 ];
 
 /// Today's popup keys.

@@ -18,6 +18,7 @@ pub mod backend;
 pub mod components;
 pub mod event;
 pub mod fmt;
+pub mod groups;
 pub mod keymap;
 pub mod popups;
 pub mod runner;

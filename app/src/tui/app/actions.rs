@@ -9,6 +9,9 @@ use super::{App, Effect};
 impl App {
     /// Applies one action (normal mode).
     pub fn update(&mut self, action: Action) {
+        if self.groups_action(action) {
+            return;
+        }
         match action {
             Action::Quit => self.quit = true,
             Action::Up => self.move_by(-1),
@@ -75,6 +78,10 @@ impl App {
                 None => self.info("no value to copy"),
             },
             Action::Export => self.begin_export(),
+            Action::Groups => {
+                let topic = self.selected_topic().map(|t| t.name.clone());
+                self.open_groups(topic);
+            }
         }
     }
 

@@ -6,6 +6,8 @@
 //! | `:topic NAME [P]` `:t` | open a topic, all partitions or partition P |
 //! | `:scan START END` | scan `[START, END)` in the key format (`-`: open end) |
 //! | `:get K...` | look keys up (merged view: in every partition, each copy listed) |
+//! | `:groups [TOPIC]` | the consumer groups (of TOPIC) |
+//! | `:seek start\|end\|TIMESTAMP` | in the groups view: seek the group (confirmed first) |
 //! | `:ctx [NAME]` | list profiles / switch to profile NAME |
 //! | `:help` | the help popup |
 
@@ -71,9 +73,14 @@ impl App {
         let args: Vec<&str> = words.collect();
         match cmd {
             "q" | "q!" | "quit" | "qa" => self.quit = true,
-            "topic" | "t" => self.cmd_topic(&args),
+            "topic" | "t" => {
+                self.close_groups();
+                self.cmd_topic(&args)
+            }
             "scan" => self.cmd_scan(&args),
             "get" => self.cmd_get(&args),
+            "groups" | "group" | "g" => self.open_groups(args.first().map(|t| t.to_string())),
+            "seek" => self.cmd_seek(&args),
             "ctx" | "context" | "profile" => match args.first() {
                 None => {
                     let list = if self.profiles.is_empty() {
@@ -88,7 +95,7 @@ impl App {
             },
             "help" | "h" => self.popup = Some(Popup::Help(HelpPopup::default())),
             other => self.error(format!(
-                "unknown command :{other} (try :topic :scan :get :ctx :q)"
+                "unknown command :{other} (try :topic :scan :get :groups :ctx :q)"
             )),
         }
     }

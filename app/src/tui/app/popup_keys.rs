@@ -74,6 +74,7 @@ impl App {
             Popup::Confirm(p) => match p.on_key(&key, km) {
                 ConfirmOutcome::Stay(p) => self.popup = Some(Popup::Confirm(p)),
                 ConfirmOutcome::Yes(then) => self.confirmed(then),
+                ConfirmOutcome::No if self.groups.is_some() => self.info("nothing changed"),
                 ConfirmOutcome::No => self.info("not deleted"),
             },
             Popup::DevOffer(p) => match p.on_key(&key, km) {
@@ -112,6 +113,9 @@ impl App {
                     request,
                     purpose: WritePurpose::Delete { count },
                 });
+            }
+            Confirmed::GroupSeek { .. } | Confirmed::GroupDelete { .. } => {
+                self.group_confirmed(then)
             }
         }
     }

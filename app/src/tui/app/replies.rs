@@ -13,7 +13,8 @@ use super::{App, Conn, Focus, Origin, Pending};
 impl App {
     /// Takes a finished request's reply.
     pub fn on_response(&mut self, resp: Response) {
-        let known = self.inflight.remove(&resp.id).is_some() || resp.id == 0;
+        let known =
+            self.inflight.remove(&resp.id).is_some() || resp.id == 0 || self.groups_owns(resp.id);
         let want = self.page_requests.remove(&resp.id);
         if !known {
             return; // cancelled
@@ -29,7 +30,7 @@ impl App {
             Reply::Located { result, .. } => answered(result),
             Reply::Written { result, .. } => answered(result),
             Reply::History { result, .. } => answered(result),
-            Reply::Exported { .. } | Reply::DevBroker(_) => false,
+            Reply::Exported { .. } | Reply::DevBroker(_) | Reply::Groups(_) => false,
         };
         if answered {
             // Before the reply's own message, which wins.
@@ -102,6 +103,7 @@ impl App {
                 Ok((path, n)) => self.info(format!("exported {n} keys to {}", path.display())),
                 Err(e) => self.error(format!("export: {e}")),
             },
+            Reply::Groups(r) => self.on_groups_reply(resp.id, r),
             Reply::DevBroker(r) => match r {
                 Ok(addr) => self.info(format!("embedded dev broker serving on {addr}")),
                 Err(e) => self.error(format!("dev broker: {e}")),

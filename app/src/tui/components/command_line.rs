@@ -18,6 +18,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     }
     let k = |a: Action| app.keymap().hint(a);
     let pairs: Vec<(String, &str)> = match app.focus() {
+        _ if app.groups().is_some_and(|g| g.detail.is_some()) => vec![
+            (k(Action::Back), "back"),
+            (":seek start|end|TS".to_owned(), "seek"),
+            (k(Action::Delete), "delete"),
+            (k(Action::Refresh), "refresh"),
+            (k(Action::Help), "help"),
+        ],
+        _ if app.groups().is_some() => vec![
+            (k(Action::Open), "partitions"),
+            (k(Action::Back), "close"),
+            (k(Action::Delete), "delete"),
+            (k(Action::Refresh), "refresh"),
+            (k(Action::Help), "help"),
+        ],
         Focus::Topics | Focus::Partitions => vec![
             (k(Action::Open), "open"),
             (k(Action::NextPane), "pane"),

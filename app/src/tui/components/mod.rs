@@ -4,6 +4,7 @@
 //! [`diff_lines`].
 
 mod command_line;
+mod groups;
 mod partitions;
 mod scan_table;
 mod status_line;
@@ -41,6 +42,20 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         scan: scan_a,
         value: value_a,
     };
+    if app.groups().is_some() {
+        // The groups view covers the panes (no pane takes a click).
+        app.layout(Areas::default(), scan_table::body_height(main));
+        let app = &*app;
+        if let Some(g) = app.groups() {
+            groups::draw(f, main, app, g);
+        }
+        status_line::draw(f, status, app);
+        command_line::draw(f, hints, app);
+        if let Some(p) = app.popup() {
+            p.draw(f, f.area(), app);
+        }
+        return;
+    }
     app.layout(areas, scan_table::body_height(scan_a));
     let app = &*app;
 

@@ -1,4 +1,4 @@
-//! A yes/no popup before a (batch) delete.
+//! A yes/no popup before a (batch) delete, a group's seek or deletion.
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -21,6 +21,13 @@ pub enum Confirmed {
         partition: i32,
         keys: Vec<(Vec<u8>, String)>,
     },
+    /// Commit new offsets for a consumer group.
+    GroupSeek {
+        group: String,
+        to: crate::client::SeekTo,
+    },
+    /// Delete a consumer group.
+    GroupDelete { group: String },
 }
 
 /// The question and what `yes` does.

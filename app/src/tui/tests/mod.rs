@@ -7,6 +7,7 @@
 mod app_unit;
 mod broker;
 mod editing;
+mod groups;
 mod paging;
 mod scan_view;
 mod screens;
