@@ -146,7 +146,6 @@ impl Client {
 
     /// A fresh connection to one broker (`host:port`, e.g. a partition
     /// leader from Metadata), with the same settings as [`Client::kafka`].
-    #[allow(dead_code)] // its first callers (Fetch, group APIs) are being written
     pub(crate) async fn kafka_at(&self, broker: &str) -> Result<Conn> {
         Conn::open(&[broker.to_owned()], self.kafka_timeout).await
     }
