@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod flaky_proxy;
 pub mod pki;
+pub mod tmux;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

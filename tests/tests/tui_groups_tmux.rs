@@ -8,84 +8,12 @@ mod kafka_common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use kafka_common::{kcat, python, repo_root, require_kafka_python};
 use rpkv_e2e::cli::Rpkv;
+use rpkv_e2e::tmux::Tmux;
 use rpkv_e2e::{Broker, bin_path};
-
-/// One tmux server (own socket) running one rpkv session.
-struct Tmux(String);
-
-impl Tmux {
-    fn start(command: &str) -> Result<Tmux> {
-        let t = Tmux(format!("rpkv-e2e-{}-groups", std::process::id()));
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &t.0,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "main",
-            ])
-            .args(["-x", "120", "-y", "36", command])
-            .status()
-            .context("running tmux (install it: apt-get install tmux)")?;
-        if !status.success() {
-            bail!("tmux new-session failed: {status}");
-        }
-        Ok(t)
-    }
-
-    fn send(&self, keys: &[&str]) -> Result<()> {
-        let status = Command::new("tmux")
-            .args(["-L", &self.0, "send-keys", "-t", "main"])
-            .args(keys)
-            .status()?;
-        if !status.success() {
-            bail!("tmux send-keys {keys:?} failed");
-        }
-        Ok(())
-    }
-
-    fn command(&self, line: &str) -> Result<()> {
-        self.send(&["-l", &format!(":{line}")])?;
-        self.send(&["Enter"])
-    }
-
-    fn screen(&self) -> Result<String> {
-        let out = Command::new("tmux")
-            .args(["-L", &self.0, "capture-pane", "-p", "-t", "main"])
-            .output()?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    fn wait_text(&self, text: &str) -> Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let s = self.screen()?;
-            if s.contains(text) {
-                return Ok(s);
-            }
-            if Instant::now() > deadline {
-                bail!("timed out waiting for {text:?}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .status();
-    }
-}
 
 /// A kafka-python group member, killed when dropped.
 struct Member(Child);
@@ -126,13 +54,16 @@ fn tui_groups_view_follows_lag_and_asks_before_changes() -> Result<()> {
     python("kafka_group.py", &["consume", &addr, "orders", "g", "2"]);
     let _live = member(&addr, "live");
     let dir = tempfile::tempdir()?;
-    let tmux = Tmux::start(&format!(
-        "env XDG_STATE_HOME='{}' XDG_CONFIG_HOME='{}' '{}' --http-url '{}' --brokers '{addr}'; sleep 30",
-        dir.path().join("state").display(),
-        dir.path().join("config").display(),
-        bin_path("rpkv").display(),
-        broker.url(),
-    ))?;
+    let tmux = Tmux::start(
+        "groups",
+        &format!(
+            "env XDG_STATE_HOME='{}' XDG_CONFIG_HOME='{}' '{}' --http-url '{}' --brokers '{addr}'; sleep 30",
+            dir.path().join("state").display(),
+            dir.path().join("config").display(),
+            bin_path("rpkv").display(),
+            broker.url(),
+        ),
+    )?;
     tmux.wait_text("Topics (1)")?;
     tmux.command("groups")?;
     tmux.wait_text("Consumer groups (2)")?;

@@ -14,113 +14,13 @@
 //!    `rpkv kv import --keep-partitions` of it restores every byte.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use rpkv_e2e::cli::Rpkv;
+use rpkv_e2e::tmux::Tmux;
 use rpkv_e2e::{Broker, Kv, b64, bin_path, sha256_hex};
-
-/// One tmux server (own socket) running one rpkv session.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(name: &str, command: &str) -> Result<Tmux> {
-        let socket = format!("rpkv-e2e-{}-{name}", std::process::id());
-        let t = Tmux { socket };
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &t.socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "main",
-                "-x",
-                "120",
-                "-y",
-                "36",
-            ])
-            .arg(command)
-            .status()
-            .context("running tmux (install it: apt-get install tmux)")?;
-        if !status.success() {
-            bail!("tmux new-session failed: {status}");
-        }
-        Ok(t)
-    }
-
-    fn send(&self, keys: &[&str]) -> Result<()> {
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-t", "main"])
-            .args(keys)
-            .status()?;
-        if !status.success() {
-            bail!("tmux send-keys {keys:?} failed");
-        }
-        Ok(())
-    }
-
-    /// Types text literally (no key-name lookup).
-    fn type_text(&self, text: &str) -> Result<()> {
-        self.send(&["-l", text])
-    }
-
-    fn screen(&self) -> Result<String> {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "main"])
-            .output()?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// Waits until the screen satisfies `pred`; fails with the last screen.
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let s = self.screen()?;
-            if pred(&s) {
-                return Ok(s);
-            }
-            if Instant::now() > deadline {
-                bail!("timed out waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_text(&self, text: &str) -> Result<String> {
-        self.wait_for(text, |s| s.contains(text))
-    }
-
-    /// Presses `key` until `text` shows: a key pressed while the TUI is still
-    /// busy with the previous request (a slow, loaded machine) may be refused.
-    fn press_until(&self, key: &str, text: &str) -> Result<String> {
-        for _ in 0..4 {
-            self.send(&[key])?;
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                let s = self.screen()?;
-                if s.contains(text) {
-                    return Ok(s);
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        self.wait_text(text)
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
 
 fn script(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
