@@ -20,6 +20,8 @@
 
 mod config;
 mod error;
+mod fetch;
+mod filter;
 mod history;
 mod http;
 mod kafka;
@@ -32,6 +34,7 @@ pub(crate) mod test_broker;
 mod tls;
 mod topics;
 mod transfer;
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,6 +44,7 @@ pub use config::{
     ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, MASK, mask, parse_brokers, redact_url,
 };
 pub use error::{Error, Result};
+pub use filter::{FilterError, ValueFilter};
 pub use history::{HISTORY_RECORD_CAP, HISTORY_VERSION_CAP, KeyHistory, KeyVersion};
 pub use kafka::{
     BrokerInfo, ClusterInfo, ConfigEntry, NewTopic, OffsetSpec, PartitionInfo, PartitionOffsets,
@@ -65,6 +69,7 @@ pub use topics::{TopicListing, TopicSummary};
 pub use transfer::{
     ExportLine, ImportSummary, ImportTarget, KeyValue, TransferError, batches, read_export,
 };
+pub use watch::{Change, Watch, WatchEvent, WatchFrom, WatchOptions};
 
 /// How long [`Client::partition_for_key`] trusts a partition count it looked up.
 const PARTITION_COUNT_TTL: Duration = Duration::from_secs(30);
