@@ -77,11 +77,14 @@ impl Broker {
     ) -> Result<Broker> {
         let mut cmd = Command::new(bin_path("devbroker"));
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
-        cmd.arg("serve")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--http-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"])
-            .args(args)
+        cmd.arg("serve").arg("--data-dir").arg(data_dir);
+        // Free ports unless the caller pins them (a restart on the same ports).
+        for flag in ["--http-addr", "--kafka-addr"] {
+            if !args.contains(&flag) {
+                cmd.args([flag, "127.0.0.1:0"]);
+            }
+        }
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

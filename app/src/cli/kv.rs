@@ -1,4 +1,4 @@
-//! `rpkv kv get|put|delete|scan|hash|export|import`.
+//! `rpkv kv get|put|delete|scan|hash|export|import|watch`.
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -7,8 +7,9 @@ use serde::Serialize;
 use super::conn::ConnArgs;
 use super::kv_partition::{self, PartitionArgs};
 use super::transfer::{self, ExportArgs, ImportArgs};
+use super::watch::{self, WatchArgs};
 use super::{keys, partitions, print_json, print_text};
-use crate::client::{PartitionEntry, Precondition, ScanRange, sha256_hex, validate_sha256_hex};
+use crate::client::{PartitionEntry, Precondition, sha256_hex, validate_sha256_hex};
 use crate::format::{ByteFormat, OutputFormat, Table};
 
 #[derive(Subcommand, Debug)]
@@ -75,8 +76,13 @@ A failed precondition deletes nothing and exits with code 3.")]
   rpkv kv scan example-topic
   rpkv kv scan example-topic --start-key user: --end-key user; --limit 50
   rpkv kv scan example-topic -p 0 --limit 5000 --format json
+  rpkv kv scan example-topic --prefix user: --filter '.age > 30'
+  rpkv kv scan example-topic --filter 'any(.tags[]; . == \"admin\")'
 
---start-key is inclusive, --end-key exclusive. More than 1000 entries are read in pages.")]
+--start-key is inclusive, --end-key exclusive. More than 1000 entries are read in pages.
+--filter keeps entries whose value is JSON for which the jq expression yields a
+truthy output (not false or null); it runs here, page by page, after the range
+narrowing on the server; --limit counts matches.")]
     Scan {
         /// The kvstore topic.
         topic: String,
@@ -86,6 +92,12 @@ A failed precondition deletes nothing and exits with code 3.")]
         /// End key (exclusive).
         #[arg(long)]
         end_key: Option<String>,
+        /// Only keys starting with this.
+        #[arg(long, conflicts_with_all = ["start_key", "end_key"])]
+        prefix: Option<String>,
+        /// Only entries whose value is JSON matching this jq expression.
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
         /// Most entries to return (pages through partitions 1000 at a time).
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
         limit: u32,
@@ -108,6 +120,8 @@ A failed precondition deletes nothing and exits with code 3.")]
     Export(ExportArgs),
     /// Import JSON lines (as written by export) in atomic batches.
     Import(ImportArgs),
+    /// Print each change (put or delete) of a topic as it is written.
+    Watch(WatchArgs),
 }
 
 /// Flags every key command shares.
@@ -233,29 +247,35 @@ pub async fn run(conn: &ConnArgs, cmd: KvCommand) -> Result<()> {
             topic,
             start_key,
             end_key,
+            prefix,
+            filter,
             limit,
             common,
         } => {
+            let range = watch::key_range(
+                &common,
+                prefix.as_deref(),
+                start_key.as_deref(),
+                end_key.as_deref(),
+            )?;
+            let filter = watch::compile_filter(filter.as_deref())?;
             let client = conn.client()?;
-            let range = ScanRange {
-                start: start_key
-                    .map(|k| common.key_format.parse(&k))
-                    .transpose()
-                    .map_err(|e| anyhow::anyhow!("--start-key: {e}"))?,
-                end: end_key
-                    .map(|k| common.key_format.parse(&k))
-                    .transpose()
-                    .map_err(|e| anyhow::anyhow!("--end-key: {e}"))?,
-            };
             let parts = partitions(&client, &topic, common.partition).await?;
-            let entries = client
-                .scan_merged(&topic, &parts, &range, limit as usize)
-                .await
-                .context("scan")?;
+            let entries = match filter {
+                Some(f) => client
+                    .scan_matching(&topic, &parts, &range, &f, limit as usize, |_, _| {})
+                    .await
+                    .context("scan")?,
+                None => client
+                    .scan_merged(&topic, &parts, &range, limit as usize)
+                    .await
+                    .context("scan")?,
+            };
             print_scan(&common, &entries)
         }
         KvCommand::Export(args) => transfer::export(&conn.client()?, args).await,
         KvCommand::Import(args) => transfer::import(&conn.client()?, args).await,
+        KvCommand::Watch(args) => watch::run(conn, args).await,
     }
 }
 

@@ -12,6 +12,7 @@ mod partitions;
 mod profile;
 mod topic;
 mod transfer;
+mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;

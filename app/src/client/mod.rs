@@ -20,6 +20,8 @@
 
 mod config;
 mod error;
+mod fetch;
+mod filter;
 mod groups;
 mod history;
 mod http;
@@ -33,6 +35,7 @@ pub(crate) mod test_broker;
 mod tls;
 mod topics;
 mod transfer;
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,6 +45,7 @@ pub use config::{
     ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, MASK, mask, parse_brokers, redact_url,
 };
 pub use error::{Error, Result};
+pub use filter::{FilterError, ValueFilter};
 pub use groups::{
     GroupDescription, GroupError, GroupMember, GroupOutcome, GroupPartition, GroupResult,
     ListedGroup, MemberAssignment, OffsetDeleteOutcome, SeekOutcome, SeekTo,
@@ -71,6 +75,7 @@ pub use topics::{TopicListing, TopicSummary};
 pub use transfer::{
     ExportLine, ImportSummary, ImportTarget, KeyValue, TransferError, batches, read_export,
 };
+pub use watch::{Change, Watch, WatchEvent, WatchFrom, WatchOptions};
 
 /// How long [`Client::partition_for_key`] trusts a partition count it looked up.
 const PARTITION_COUNT_TTL: Duration = Duration::from_secs(30);
