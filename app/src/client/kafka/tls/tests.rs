@@ -209,3 +209,32 @@ fn the_server_name_is_the_brokers_host() {
     assert_eq!(host_of("[::1]:9092"), "::1");
     assert_eq!(host_of("broker"), "broker");
 }
+
+#[tokio::test]
+async fn a_certificate_for_another_name_says_which_names_it_covers() {
+    let pki = Pki::new("rpkv unit test CA");
+    let addr = mtls_server(&pki, &pki.ca).await;
+    let config = Arc::new(client_config(Some(&pki.path("ca.pem")), None, None).unwrap());
+    // The server's certificate covers 127.0.0.1 only; ask for localhost.
+    let port = addr.rsplit_once(':').unwrap().1;
+    let broker = format!("localhost:{port}");
+    let tcp = TcpStream::connect(&addr).await.unwrap();
+    let err = connect(&config, &broker, tcp, Duration::from_secs(5))
+        .await
+        .expect_err("the name does not match");
+    match &err {
+        Error::TlsHandshake { failure, .. } => assert_eq!(
+            failure,
+            &TlsFailure::NameMismatch {
+                host: "localhost".into(),
+                covers: vec!["127.0.0.1".into()],
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("the server's certificate is for 127.0.0.1, not localhost"),
+        "{err}"
+    );
+}
