@@ -1,5 +1,6 @@
 //! Profiles in `$XDG_CONFIG_HOME/rpkv/rpkv.toml`: named connection settings
-//! (URLs, TLS CA, user, read-only, the partitioner for new keys) and which
+//! (URLs, TLS CA, Kafka TLS and SASL, user, read-only, the partitioner for
+//! new keys) and which
 //! one is current. Passwords are kept
 //! only when the user asks (`--save-password`); the file is then made 0600.
 
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{Partitioner, mask, redact_url};
+use crate::client::{Partitioner, SaslMechanism, mask, redact_url};
 
 /// Errors reading or writing the profile file.
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +39,25 @@ pub struct Profile {
     pub http_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brokers: Option<String>,
+    /// CA certificates (PEM) for HTTPS and Kafka TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca: Option<PathBuf>,
+    /// Kafka over TLS (rpk's `kafka_api.tls`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kafka_tls: bool,
+    /// Client certificate and key (PEM) for Kafka mTLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Stored only with `--save-password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Kafka SASL mechanism (rpk's `sasl.mechanism`), with `user` and `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sasl_mechanism: Option<SaslMechanism>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
     /// How `-p -1` places keys no partition holds yet (murmur2 when unset).
@@ -58,8 +71,12 @@ impl std::fmt::Debug for Profile {
             http_url,
             brokers,
             tls_ca,
+            kafka_tls,
+            tls_cert,
+            tls_key,
             user,
             password,
+            sasl_mechanism,
             read_only,
             partitioner,
         } = self;
@@ -67,8 +84,12 @@ impl std::fmt::Debug for Profile {
             .field("http_url", &http_url.as_deref().map(redact_url))
             .field("brokers", brokers)
             .field("tls_ca", tls_ca)
+            .field("kafka_tls", kafka_tls)
+            .field("tls_cert", tls_cert)
+            .field("tls_key", tls_key)
             .field("user", user)
             .field("password", &mask(password))
+            .field("sasl_mechanism", sasl_mechanism)
             .field("read_only", read_only)
             .field("partitioner", partitioner)
             .finish()
@@ -202,8 +223,12 @@ mod tests {
                 http_url: Some("https://redpanda:8082".into()),
                 brokers: Some("redpanda:9092".into()),
                 tls_ca: Some("/etc/ca.pem".into()),
+                kafka_tls: true,
+                tls_cert: Some("/etc/client.pem".into()),
+                tls_key: Some("/etc/client.key".into()),
                 user: Some("alice".into()),
                 password: None,
+                sasl_mechanism: Some(SaslMechanism::ScramSha256),
                 read_only: true,
                 partitioner: Some(Partitioner::Crc32),
             },
@@ -214,6 +239,11 @@ mod tests {
         assert!(!text.contains("password"), "{text}");
         assert!(text.contains("read_only = true"), "{text}");
         assert!(text.contains("partitioner = \"crc32\""), "{text}");
+        assert!(text.contains("kafka_tls = true"), "{text}");
+        assert!(
+            text.contains("sasl_mechanism = \"SCRAM-SHA-256\""),
+            "{text}"
+        );
         let back = ConfigFile::load(&path).unwrap();
         assert_eq!(back, cfg);
         let (name, p) = back.resolve(None).unwrap().unwrap();

@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::client::{
-    Client, ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, Partitioner, mask, parse_brokers,
-    redact_url,
+    Client, ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, Partitioner, SaslMechanism, mask,
+    parse_brokers, redact_url,
 };
 use crate::config::{self, ConfigFile};
 
@@ -38,15 +38,44 @@ pub struct ConnArgs {
     /// Profile from the config file (default: the current profile, if any)
     #[arg(long, global = true, env = "RPKV_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
-    /// PEM file of CA certificates to trust for HTTPS
-    #[arg(long, global = true, value_name = "FILE")]
+    /// PEM file of CA certificates to trust for HTTPS and Kafka TLS
+    #[arg(long, global = true, env = "RPKV_TLS_CA", value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
-    /// HTTP basic auth user
+    /// Speak TLS to the Kafka brokers (rpk's tls.enabled; SSL, or SASL_SSL with
+    /// --sasl-mechanism); --kafka-tls=false turns a profile's off [default: the
+    /// profile's, else off unless --tls-cert is given]
+    #[arg(
+        long,
+        global = true,
+        env = "RPKV_KAFKA_TLS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub kafka_tls: Option<bool>,
+    /// PEM client certificate for Kafka mTLS (needs --tls-key; turns Kafka TLS on)
+    #[arg(long, global = true, env = "RPKV_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert
+    #[arg(long, global = true, env = "RPKV_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// User of HTTP basic auth and Kafka SASL
     #[arg(long, global = true, env = "RPKV_USER")]
     pub user: Option<String>,
-    /// HTTP basic auth password (prefer the RPKV_PASSWORD environment variable)
+    /// Password of HTTP basic auth and Kafka SASL (prefer the RPKV_PASSWORD environment variable)
     #[arg(long, global = true, env = "RPKV_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+    /// Authenticate Kafka connections with SASL as --user: PLAIN, SCRAM-SHA-256
+    /// or SCRAM-SHA-512 (rpk's sasl.mechanism) [default: the profile's, else none]
+    #[arg(
+        long,
+        global = true,
+        env = "RPKV_SASL_MECHANISM",
+        value_name = "MECHANISM",
+        value_parser = check_sasl_mechanism
+    )]
+    pub sasl_mechanism: Option<String>,
     /// Timeout of one request, in seconds
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30.0)]
     pub timeout: f64,
@@ -64,6 +93,36 @@ pub struct ConnArgs {
         value_parser = check_partitioner
     )]
     pub partitioner: Option<String>,
+    /// rpk's -X options: brokers, tls.enabled, tls.ca, tls.cert, tls.key,
+    /// sasl.mechanism, user, pass (repeatable; the flags above win)
+    #[arg(short = 'X', global = true, value_name = "KEY=VALUE", value_parser = check_rpk_option)]
+    pub rpk_options: Vec<String>,
+}
+
+/// The `-X` keys rpkv knows, as rpk spells them.
+const RPK_KEYS: &str =
+    "brokers, tls.enabled, tls.ca, tls.cert, tls.key, sasl.mechanism, user, pass";
+
+/// Checks one `-X KEY=VALUE` at parse time.
+fn check_rpk_option(s: &str) -> Result<String, String> {
+    let Some((key, value)) = s.split_once('=') else {
+        return Err(format!("expected KEY=VALUE (keys: {RPK_KEYS})"));
+    };
+    match key {
+        "brokers" | "tls.ca" | "tls.cert" | "tls.key" | "user" | "pass" => {}
+        "tls.enabled" => {
+            value
+                .parse::<bool>()
+                .map_err(|_| format!("tls.enabled takes true or false, not {value:?}"))?;
+        }
+        "sasl.mechanism" => {
+            check_sasl_mechanism(value)?;
+        }
+        other => {
+            return Err(format!("unknown -X key {other:?} (rpkv knows {RPK_KEYS})"));
+        }
+    }
+    Ok(s.to_owned())
 }
 
 /// Checks a partitioner name at parse time (a bad one is a usage error);
@@ -75,6 +134,15 @@ fn check_partitioner(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// Checks a SASL mechanism at parse time (a bad one is a usage error);
+/// empty counts as unset, like the other settings.
+fn check_sasl_mechanism(s: &str) -> Result<String, String> {
+    if !s.is_empty() {
+        s.parse::<SaslMechanism>().map_err(|e| e.to_string())?;
+    }
+    Ok(s.to_owned())
+}
+
 impl std::fmt::Debug for ConnArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ConnArgs {
@@ -82,22 +150,41 @@ impl std::fmt::Debug for ConnArgs {
             brokers,
             profile,
             tls_ca,
+            kafka_tls,
+            tls_cert,
+            tls_key,
             user,
             password,
+            sasl_mechanism,
             timeout,
             config,
             partitioner,
+            rpk_options,
         } = self;
         f.debug_struct("ConnArgs")
             .field("http_url", &http_url.as_deref().map(redact_url))
             .field("brokers", brokers)
             .field("profile", profile)
             .field("tls_ca", tls_ca)
+            .field("kafka_tls", kafka_tls)
+            .field("tls_cert", tls_cert)
+            .field("tls_key", tls_key)
             .field("user", user)
             .field("password", &mask(password))
+            .field("sasl_mechanism", sasl_mechanism)
             .field("timeout", timeout)
             .field("config", config)
             .field("partitioner", partitioner)
+            .field(
+                "rpk_options",
+                &rpk_options
+                    .iter()
+                    .map(|o| match o.split_once('=') {
+                        Some(("pass", _)) => format!("pass={}", crate::client::MASK),
+                        _ => o.clone(),
+                    })
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -111,12 +198,43 @@ impl ConnArgs {
         }
     }
 
-    /// Merges flags, environment, profile and defaults into a client config.
+    /// These settings with rpk's `-X` options folded in: each fills its flag
+    /// when the flag (or its environment variable) is unset.
+    pub fn with_rpk_options(&self) -> ConnArgs {
+        let mut out = self.clone();
+        out.rpk_options.clear();
+        let unset = |v: &Option<String>| v.as_deref().is_none_or(str::is_empty);
+        for option in &self.rpk_options {
+            let Some((key, value)) = option.split_once('=') else {
+                continue; // checked at parse time
+            };
+            let value = value.to_owned();
+            match key {
+                "brokers" if unset(&out.brokers) => out.brokers = Some(value),
+                "user" if unset(&out.user) => out.user = Some(value),
+                "pass" if unset(&out.password) => out.password = Some(value),
+                "sasl.mechanism" if unset(&out.sasl_mechanism) => out.sasl_mechanism = Some(value),
+                "tls.enabled" if out.kafka_tls.is_none() => out.kafka_tls = value.parse().ok(),
+                "tls.ca" if out.tls_ca.is_none() => out.tls_ca = Some(value.into()),
+                "tls.cert" if out.tls_cert.is_none() => out.tls_cert = Some(value.into()),
+                "tls.key" if out.tls_key.is_none() => out.tls_key = Some(value.into()),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Merges flags, `-X` options, environment, profile and defaults into a
+    /// client config.
     pub fn client_config(&self) -> anyhow::Result<ClientConfig> {
+        if !self.rpk_options.is_empty() {
+            return self.with_rpk_options().client_config();
+        }
         let path = self.config_path()?;
         let file = ConfigFile::load(&path)?;
         // An empty flag or environment variable counts as unset.
         let set = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        let path = |v: &Option<PathBuf>| v.clone().filter(|p| !p.as_os_str().is_empty());
         let (name, profile) = match file.resolve(set(&self.profile).as_deref())? {
             Some((n, p)) => (Some(n), p),
             None => (None, Default::default()),
@@ -134,9 +252,13 @@ impl ConnArgs {
                     .as_deref()
                     .unwrap_or(DEFAULT_BROKERS),
             ),
-            tls_ca: self.tls_ca.clone().or(profile.tls_ca),
+            tls_ca: path(&self.tls_ca).or(profile.tls_ca),
+            kafka_tls: self.kafka_tls.unwrap_or(profile.kafka_tls),
+            tls_cert: path(&self.tls_cert).or(profile.tls_cert),
+            tls_key: path(&self.tls_key).or(profile.tls_key),
             user: set(&self.user).or(profile.user),
             password: set(&self.password).or(profile.password),
+            sasl_mechanism: self.sasl_mechanism()?.or(profile.sasl_mechanism),
             timeout: Duration::from_secs_f64(self.timeout),
             read_only: profile.read_only,
             partitioner: self
@@ -156,9 +278,86 @@ impl ConnArgs {
         }
     }
 
+    /// `--sasl-mechanism` / `RPKV_SASL_MECHANISM`, when set.
+    pub fn sasl_mechanism(&self) -> anyhow::Result<Option<SaslMechanism>> {
+        match self.sasl_mechanism.as_deref() {
+            None | Some("") => Ok(None),
+            Some(name) => Ok(Some(name.parse()?)),
+        }
+    }
+
     /// A client for this configuration.
     pub fn client(&self) -> anyhow::Result<Client> {
         let cfg = self.client_config()?;
         Client::new(cfg).context("setting up the client")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<super::super::Cli, clap::Error> {
+        let mut all = vec!["rpkv"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["topic", "list"]);
+        super::super::Cli::try_parse_from(all)
+    }
+
+    #[test]
+    fn rpk_options_fill_unset_flags() {
+        let cli = parse(&[
+            "-X",
+            "brokers=seed:9092",
+            "-X",
+            "tls.enabled=true",
+            "-X",
+            "sasl.mechanism=scram-sha-512",
+            "-X",
+            "user=alice",
+            "-X",
+            "pass=x-s3cret",
+            "-X",
+            "tls.ca=ca.pem",
+            "--user",
+            "bob",
+        ])
+        .unwrap();
+        let shown = format!("{:?}", cli.conn);
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let conn = cli.conn.with_rpk_options();
+        assert_eq!(conn.brokers.as_deref(), Some("seed:9092"));
+        assert_eq!(conn.kafka_tls, Some(true));
+        assert_eq!(
+            conn.sasl_mechanism().unwrap(),
+            Some(SaslMechanism::ScramSha512)
+        );
+        assert_eq!(conn.user.as_deref(), Some("bob"), "the flag wins");
+        assert_eq!(conn.password.as_deref(), Some("x-s3cret"));
+        assert_eq!(conn.tls_ca, Some(PathBuf::from("ca.pem")));
+    }
+
+    #[test]
+    fn bad_rpk_options_are_usage_errors() {
+        for bad in [
+            "tls.enabled=yes",
+            "sasl.mechanism=GSSAPI",
+            "nokey",
+            "admin.hosts=x",
+        ] {
+            let err = parse(&["-X", bad])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} parsed"));
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn kafka_tls_takes_an_optional_value() {
+        let conn = |args: &[&str]| parse(args).unwrap().conn.kafka_tls;
+        assert_eq!(conn(&[]), None);
+        assert_eq!(conn(&["--kafka-tls"]), Some(true));
+        assert_eq!(conn(&["--kafka-tls=false"]), Some(false));
     }
 }

@@ -119,10 +119,15 @@ pub fn parse() -> Parsed {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
+    // Without the `dev` feature there is no `dev` subcommand, and asking clap
+    // for one panics (a debug assertion).
+    #[cfg(feature = "dev")]
     let dev_data_dir_defaulted = matches
         .subcommand_matches("dev")
         .and_then(|m| m.value_source("data_dir"))
         .is_some_and(|s| s == clap::parser::ValueSource::DefaultValue);
+    #[cfg(not(feature = "dev"))]
+    let dev_data_dir_defaulted = false;
     Parsed {
         cli,
         dev_data_dir_defaulted,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::conn::ConnArgs;
 use super::{print_json, print_text};
-use crate::client::redact_url;
+use crate::client::{ClientConfig, redact_url};
 use crate::config::{ConfigFile, Profile};
 use crate::format::{OutputFormat, Table};
 
@@ -18,6 +18,8 @@ pub enum ProfileCommand {
   rpkv profile create prod --http-url https://redpanda:8082 --tls-ca ca.pem --user alice --read-only
   RPKV_PASSWORD=secret rpkv profile create ci --user ci --save-password
   rpkv profile create librdkafka --partitioner crc32   # keys produced by kcat / confluent-kafka
+  rpkv profile create cloud --brokers seed.example.com:9092 --http-url https://seed.example.com:30082 \
+      --kafka-tls --sasl-mechanism SCRAM-SHA-256 --user alice --use   # SASL_SSL, like Redpanda Cloud
 
 The password is written to the file (mode 0600) only with --save-password; otherwise
 give it with --password or RPKV_PASSWORD when you use the profile.")]
@@ -57,6 +59,12 @@ struct ProfileRow {
     http_url: Option<String>,
     brokers: Option<String>,
     tls_ca: Option<String>,
+    /// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    kafka_security: &'static str,
+    kafka_tls: bool,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    sasl_mechanism: Option<String>,
     user: Option<String>,
     password_saved: bool,
     read_only: bool,
@@ -64,6 +72,7 @@ struct ProfileRow {
 }
 
 pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
+    let conn = &conn.with_rpk_options();
     let path = conn.config_path()?;
     let mut file = ConfigFile::load(&path)?;
     match cmd {
@@ -79,10 +88,23 @@ pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
             if save_password && conn.password.is_none() {
                 bail!("--save-password needs a password (--password or RPKV_PASSWORD)");
             }
+            let sasl_mechanism = conn.sasl_mechanism()?;
+            if let Some(m) = sasl_mechanism
+                && conn.user.as_deref().is_none_or(str::is_empty)
+            {
+                bail!("--sasl-mechanism {m} needs the user to authenticate as: pass --user");
+            }
+            if conn.tls_cert.is_some() != conn.tls_key.is_some() {
+                bail!("a Kafka client certificate needs both --tls-cert and --tls-key");
+            }
             let profile = Profile {
                 http_url: conn.http_url.clone(),
                 brokers: conn.brokers.clone(),
                 tls_ca: conn.tls_ca.clone(),
+                kafka_tls: conn.kafka_tls.unwrap_or(false),
+                tls_cert: conn.tls_cert.clone(),
+                tls_key: conn.tls_key.clone(),
+                sasl_mechanism,
                 user: conn.user.clone(),
                 password: if save_password {
                     conn.password.clone()
@@ -128,6 +150,18 @@ pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
                     http_url: p.http_url.as_deref().map(redact_url),
                     brokers: p.brokers.clone(),
                     tls_ca: p.tls_ca.as_ref().map(|c| c.display().to_string()),
+                    kafka_security: ClientConfig {
+                        kafka_tls: p.kafka_tls,
+                        tls_cert: p.tls_cert.clone(),
+                        tls_key: p.tls_key.clone(),
+                        sasl_mechanism: p.sasl_mechanism,
+                        ..ClientConfig::default()
+                    }
+                    .kafka_security_protocol(),
+                    kafka_tls: p.kafka_tls,
+                    tls_cert: p.tls_cert.as_ref().map(|c| c.display().to_string()),
+                    tls_key: p.tls_key.as_ref().map(|c| c.display().to_string()),
+                    sasl_mechanism: p.sasl_mechanism.map(|m| m.name().to_owned()),
                     user: p.user.clone(),
                     password_saved: p.password.is_some(),
                     read_only: p.read_only,
@@ -142,6 +176,7 @@ pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
                         "CURRENT",
                         "HTTP-URL",
                         "BROKERS",
+                        "KAFKA",
                         "USER",
                         "READ-ONLY",
                         "PARTITIONER",
@@ -153,6 +188,10 @@ pub fn run(conn: &ConnArgs, cmd: ProfileCommand) -> Result<()> {
                             if r.current { "*".into() } else { String::new() },
                             dash(&r.http_url),
                             dash(&r.brokers),
+                            match &r.sasl_mechanism {
+                                Some(m) => format!("{} {m}", r.kafka_security),
+                                None => r.kafka_security.to_owned(),
+                            },
                             dash(&r.user),
                             r.read_only.to_string(),
                             dash(&r.partitioner),

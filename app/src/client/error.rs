@@ -40,6 +40,10 @@ pub enum Error {
     /// The Kafka broker could not be reached or spoke nonsense.
     #[error("Kafka broker {broker}: {detail}")]
     KafkaTransport { broker: String, detail: String },
+    /// A Kafka broker refused the SASL credentials (or SASL is misconfigured);
+    /// `detail` says what to do.
+    #[error("Kafka broker {broker}: authentication failed: {detail}")]
+    KafkaAuth { broker: String, detail: String },
     /// The broker's reply could not be decoded.
     #[error("cannot decode the reply from {url}: {detail}")]
     Decode { url: String, detail: String },

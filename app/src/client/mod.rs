@@ -42,7 +42,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use config::{
-    ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, MASK, mask, parse_brokers, redact_url,
+    ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, MASK, SASL_MECHANISM_NAMES, SaslMechanism,
+    UnknownSaslMechanism, mask, parse_brokers, redact_url,
 };
 pub use error::{Error, Result};
 pub use filter::{FilterError, ValueFilter};
@@ -90,6 +91,8 @@ pub struct Client {
     http: http::HttpTransport,
     brokers: Vec<String>,
     kafka_timeout: Duration,
+    /// TLS and SASL of the Kafka connections.
+    kafka_security: Arc<kafka::Security>,
     read_only: bool,
     profile: Option<String>,
     partitioner: Partitioner,
@@ -97,10 +100,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// Builds a client; fails only on a bad URL or an unreadable CA file.
+    /// Builds a client; fails only on a bad URL or an unreadable CA file
+    /// (or, with Kafka TLS, client certificate or key).
     pub fn new(config: ClientConfig) -> Result<Self> {
         Ok(Client {
             http: http::HttpTransport::new(&config)?,
+            kafka_security: Arc::new(kafka::Security::new(&config)?),
             brokers: config.brokers,
             kafka_timeout: config.timeout,
             read_only: config.read_only,

@@ -1,6 +1,7 @@
-//! TLS for the HTTP client: rustls with the ring provider, the system's CA
-//! roots plus the certificates of `--tls-ca`, certificate pinning, and one
-//! readable sentence for each way a handshake fails ([`TlsFailure`]).
+//! TLS for the HTTP client and the Kafka connections: rustls with the ring
+//! provider, the system's CA roots plus the certificates of `--tls-ca`,
+//! certificate pinning, and one readable sentence for each way a handshake
+//! fails ([`TlsFailure`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -98,13 +99,27 @@ fn name_mismatch(host: &str, covers: &[String]) -> String {
 }
 
 /// The rustls client configuration for a [`super::http::HttpTransport`]:
-/// ring, the system's roots plus those in `ca_file`, pinning (see
-/// [`PinningVerifier`]), HTTP/1.1 by ALPN. `system_roots` false skips
-/// loading the system's CA certificates (for an `http://` base URL).
+/// [`verified_builder`]'s verifier, no client certificate, HTTP/1.1 by ALPN.
+/// `system_roots` false skips loading the system's CA certificates (for an
+/// `http://` base URL).
 pub(crate) fn client_config(
     ca_file: Option<&Path>,
     system_roots: bool,
 ) -> Result<rustls::ClientConfig> {
+    let mut config = verified_builder(ca_file, system_roots)?.with_no_client_auth();
+    // reqwest leaves ALPN to a preconfigured config; without its http2
+    // feature (rpkv --no-default-features) it speaks HTTP/1.1 only.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// A rustls client configuration up to the client certificate, shared by
+/// HTTPS and Kafka TLS: ring, the system's roots (when `system_roots`) plus
+/// those in `ca_file`, pinning (see [`PinningVerifier`]).
+pub(crate) fn verified_builder(
+    ca_file: Option<&Path>,
+    system_roots: bool,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>> {
     let provider = Arc::new(ring::default_provider());
     // reqwest is built without a provider of its own; anything else in this
     // process that builds a rustls config gets ring, the only one built.
@@ -131,16 +146,11 @@ pub(crate) fn client_config(
             ))
         },
     )?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(format!("TLS versions: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    // reqwest leaves ALPN to a preconfigured config; without its http2
-    // feature (rpkv --no-default-features) it speaks HTTP/1.1 only.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+        .with_custom_certificate_verifier(Arc::new(verifier)))
 }
 
 fn path_shown(p: Option<&Path>) -> String {
@@ -314,6 +324,14 @@ pub(crate) fn classify(url: &str, e: &reqwest::Error) -> Option<TlsFailure> {
         return Some(TlsFailure::PlainHttpToTlsPort);
     }
     None
+}
+
+/// The TLS failure behind an error of a Kafka connection (tokio-rustls
+/// reports rustls errors inside `io::Error`), if it is one.
+pub(crate) fn classify_io(e: &std::io::Error) -> Option<TlsFailure> {
+    let r = rustls_error(e)?;
+    // Not a URL: the http:// / https:// mix-ups do not apply to Kafka.
+    Some(from_rustls(r, "kafka"))
 }
 
 /// A rustls error, directly or inside (nested) `io::Error`s, whose `source()`

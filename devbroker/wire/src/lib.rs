@@ -1,14 +1,16 @@
 //! rpkv-wire: what the dev broker and the rpkv client share, defined once so
 //! the two cannot drift apart: the kvstore bodies (Proto-JSON and protobuf),
-//! the HTTP Proxy bodies, base64 helpers and Kafka's default partitioner.
+//! the HTTP Proxy bodies, base64 helpers, Kafka's default partitioner and the
+//! SCRAM exchange of Kafka SASL (both sides).
 //!
-//! It is small on purpose (serde, prost, base64, sha2): the rpkv client
+//! It is small on purpose (serde, prost, base64, sha2, hmac, pbkdf2): the rpkv client
 //! library depends on it without compiling the broker.
 
 pub mod b64;
 pub mod kvstore;
 pub mod partitioner;
 pub mod proxy;
+pub mod scram;
 
 use sha2::{Digest, Sha256};
 

@@ -1,10 +1,13 @@
-//! One Kafka connection: dial the first bootstrap broker that answers,
-//! negotiate versions with ApiVersions, then exchange framed requests.
+//! One Kafka connection: dial the first bootstrap broker that answers, speak
+//! TLS if configured ([`super::tls`]), negotiate versions with ApiVersions,
+//! authenticate with SASL if configured ([`super::sasl`]), then exchange
+//! framed requests.
 //!
-//! Everything that changes how bytes reach the broker (TLS, SASL) belongs
-//! here; the request builders in the sibling modules only call
-//! [`Conn::request`].
+//! Everything that changes how bytes reach the broker belongs here and in
+//! those two files; the request builders in the sibling modules only call
+//! [`Conn::request`], so every request gets TLS and SASL.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
@@ -15,9 +18,10 @@ use kafka_protocol::messages::{
     ListOffsetsRequest, MetadataRequest, RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::client::config::{ClientConfig, SaslMechanism};
 use crate::client::error::{Error, Result};
 
 pub(crate) fn kafka_error(code: i16, message: Option<&StrBytes>) -> Option<Error> {
@@ -27,6 +31,20 @@ pub(crate) fn kafka_error(code: i16, message: Option<&StrBytes>) -> Option<Error
         name: err.to_string(),
         message: message.map(|m| m.to_string()),
     })
+}
+
+/// The first byte of a TLS alert record: what a TLS listener answers to
+/// plaintext.
+const TLS_ALERT: u8 = 0x15;
+const SPEAKS_TLS: &str = "the broker answered with a TLS alert: its listener speaks TLS (SSL or SASL_SSL); pass --kafka-tls (and --tls-ca FILE if its CA is not a public one)";
+
+/// Whether an I/O error means the broker closed the connection.
+fn closed(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+    )
 }
 
 pub(crate) trait Supported: Request {
@@ -48,37 +66,107 @@ impl Supported for ListOffsetsRequest {
     const OURS: (i16, i16) = (1, 7);
 }
 
+/// How Kafka connections are secured: TLS (a built rustls configuration) and
+/// SASL. Built once per [`crate::client::Client`]; its `Debug` masks the password.
+pub(crate) struct Security {
+    tls: Option<Arc<rustls::ClientConfig>>,
+    sasl: Option<SaslMechanism>,
+    user: Option<String>,
+    password: Option<String>,
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Security")
+            .field("tls", &self.tls.is_some())
+            .field("sasl", &self.sasl)
+            .field("user", &self.user)
+            .field("password", &crate::client::mask(&self.password))
+            .finish()
+    }
+}
+
+impl Security {
+    /// From the client's settings; reads the CA and client certificate files
+    /// when TLS is on. Missing SASL credentials are reported when a
+    /// connection needs them, naming the broker.
+    pub(crate) fn new(config: &ClientConfig) -> Result<Security> {
+        let tls = if config.kafka_uses_tls() {
+            Some(Arc::new(super::tls::client_config(
+                config.tls_ca.as_deref(),
+                config.tls_cert.as_deref(),
+                config.tls_key.as_deref(),
+            )?))
+        } else {
+            None
+        };
+        Ok(Security {
+            tls,
+            sasl: config.sasl_mechanism,
+            user: config.user.clone(),
+            password: config.password.clone(),
+        })
+    }
+}
+
+/// A byte stream to a broker: TCP, or TLS over TCP.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 /// One open connection to a broker, with the versions it supports.
 pub(crate) struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     broker: String,
     versions: Vec<ApiVersion>,
     correlation: i32,
     timeout: Duration,
+    tls: bool,
+    sasl: bool,
 }
 
 impl Conn {
-    pub(crate) async fn open(brokers: &[String], timeout: Duration) -> Result<Conn> {
+    pub(crate) async fn open(
+        brokers: &[String],
+        timeout: Duration,
+        security: &Security,
+    ) -> Result<Conn> {
         let mut last = Error::KafkaTransport {
             broker: "(none)".into(),
             detail: "no Kafka broker configured (--brokers)".into(),
         };
         for broker in brokers {
             match tokio::time::timeout(timeout, TcpStream::connect(broker.as_str())).await {
-                Ok(Ok(stream)) => {
-                    let _ = stream.set_nodelay(true);
+                Ok(Ok(tcp)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let stream: Box<dyn Stream> = match &security.tls {
+                        Some(tls) => {
+                            Box::new(super::tls::connect(tls, broker, tcp, timeout).await?)
+                        }
+                        None => Box::new(tcp),
+                    };
                     let mut conn = Conn {
                         stream,
                         broker: broker.clone(),
                         versions: Vec::new(),
                         correlation: 0,
                         timeout,
+                        tls: security.tls.is_some(),
+                        sasl: security.sasl.is_some(),
                     };
                     let reply = conn.call(&ApiVersionsRequest::default(), 0).await?;
                     if let Some(e) = kafka_error(reply.error_code, None) {
                         return Err(e);
                     }
                     conn.versions = reply.api_keys;
+                    if let Some(mechanism) = security.sasl {
+                        super::sasl::authenticate(
+                            &mut conn,
+                            mechanism,
+                            security.user.as_deref(),
+                            security.password.as_deref(),
+                        )
+                        .await?;
+                    }
                     return Ok(conn);
                 }
                 Ok(Err(e)) => {
@@ -129,6 +217,11 @@ impl Conn {
         Ok(v)
     }
 
+    /// The broker this connection is to (`host:port`).
+    pub(crate) fn broker(&self) -> &str {
+        &self.broker
+    }
+
     pub(crate) fn transport(&self, detail: impl std::fmt::Display) -> Error {
         Error::KafkaTransport {
             broker: self.broker.clone(),
@@ -154,9 +247,21 @@ impl Conn {
         buf[..4].copy_from_slice(&len.to_be_bytes());
 
         let timeout = self.timeout;
+        let tls = self.tls;
         let exchange = async {
             self.stream.write_all(&buf).await?;
-            let len = self.stream.read_i32().await?;
+            self.stream.flush().await?;
+            let mut head = [0u8; 4];
+            self.stream.read_exact(&mut head).await?;
+            if !tls && head[0] == TLS_ALERT && head[1] == 3 {
+                return Err(std::io::Error::other(SPEAKS_TLS));
+            }
+            if &head == b"HTTP" {
+                return Err(std::io::Error::other(
+                    "the server answered in HTTP: this is an HTTP port, not a Kafka listener; check --brokers",
+                ));
+            }
+            let len = i32::from_be_bytes(head);
             let len = usize::try_from(len).map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::InvalidData, "negative frame length")
             })?;
@@ -172,6 +277,20 @@ impl Conn {
         };
         let body = match tokio::time::timeout(timeout, exchange).await {
             Ok(Ok(body)) => body,
+            Ok(Err(e)) if closed(&e) && !self.sasl && R::KEY != ApiVersionsRequest::KEY => {
+                // What a broker that requires SASL does to any other request
+                // before authentication.
+                tracing::debug!(broker = %self.broker, error = %e, "connection closed");
+                return Err(self.transport(
+                    "the broker closed the connection; if it requires SASL (SASL_PLAINTEXT or SASL_SSL), pass --sasl-mechanism with --user and --password",
+                ));
+            }
+            Ok(Err(e)) if closed(&e) && !self.tls && R::KEY == ApiVersionsRequest::KEY => {
+                tracing::debug!(broker = %self.broker, error = %e, "connection closed");
+                return Err(self.transport(
+                    "the broker closed the connection at the first request; if its listener speaks TLS (SSL or SASL_SSL), pass --kafka-tls",
+                ));
+            }
             Ok(Err(e)) => return Err(self.transport(e)),
             Err(_) => return Err(self.transport(format!("no reply within {timeout:?}"))),
         };

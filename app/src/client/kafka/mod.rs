@@ -6,9 +6,11 @@
 //! plenty for a CLI and keeps the client free of connection state.
 
 mod conn;
+mod sasl;
+mod tls;
 
 #[allow(unused_imports)] // `Supported` is implemented by request types in sibling modules.
-pub(crate) use conn::{Conn, Supported, kafka_error};
+pub(crate) use conn::{Conn, Security, Supported, kafka_error};
 
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
@@ -141,13 +143,18 @@ pub(crate) fn topic_name(name: &str) -> TopicName {
 impl Client {
     /// A fresh connection to the first bootstrap broker that answers.
     pub(crate) async fn kafka(&self) -> Result<Conn> {
-        Conn::open(&self.brokers, self.kafka_timeout).await
+        Conn::open(&self.brokers, self.kafka_timeout, &self.kafka_security).await
     }
 
     /// A fresh connection to one broker (`host:port`, e.g. a partition
     /// leader from Metadata), with the same settings as [`Client::kafka`].
     pub(crate) async fn kafka_at(&self, broker: &str) -> Result<Conn> {
-        Conn::open(&[broker.to_owned()], self.kafka_timeout).await
+        Conn::open(
+            &[broker.to_owned()],
+            self.kafka_timeout,
+            &self.kafka_security,
+        )
+        .await
     }
 
     /// Brokers and topics (`None` = all topics), topics sorted by name.

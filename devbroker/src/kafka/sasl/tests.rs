@@ -236,3 +236,35 @@ async fn without_users_sasl_is_not_enabled_and_everything_is_open() {
         .unwrap();
     assert_eq!(end_offset(&f).await, 1);
 }
+
+/// The SCRAM client rpkv uses (rpkv-wire) through the broker's gate: both
+/// hashes authenticate and the server signature checks out; a wrong password
+/// gets 58 at client-final.
+#[tokio::test]
+async fn the_shared_scram_client_authenticates_through_the_gate() {
+    use crate::wire::scram::{Hash, ScramClient};
+    let mut f = fixture();
+    with_users(&mut f);
+    for (mech, hash) in [
+        ("SCRAM-SHA-256", Hash::Sha256),
+        ("SCRAM-SHA-512", Hash::Sha512),
+    ] {
+        for (password, ok) in [("pw-1", true), ("pw-2", false)] {
+            let mut s = Session::new(f.state.sasl.as_deref());
+            handshake(&f, &mut s, mech).await;
+            let client = ScramClient::new(hash, "alice", password, "rpkvNonce").unwrap();
+            let (resp, close) = authenticate(&f, &mut s, &client.client_first()).await;
+            assert_eq!((resp.error_code, close), (0, false), "{mech}");
+            let fin = client.server_first(&resp.auth_bytes).unwrap();
+            let (resp, close) = authenticate(&f, &mut s, fin.message()).await;
+            if ok {
+                assert_eq!((resp.error_code, close), (0, false), "{mech}");
+                fin.verify(&resp.auth_bytes).unwrap();
+                assert!(matches!(s, Session::Authenticated { .. }));
+            } else {
+                assert_eq!((resp.error_code, close), (58, true), "{mech}");
+                assert!(!matches!(s, Session::Authenticated { .. }));
+            }
+        }
+    }
+}
