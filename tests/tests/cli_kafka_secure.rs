@@ -1,7 +1,8 @@
 //! rpkv's Kafka client over SASL_SSL: every rpkv command that touches Kafka
 //! (topic list/create/describe/delete, produce/consume, kv routing by
 //! partition count, scans merged across partitions, partition, export and
-//! import) against a dev broker whose Kafka listener requires TLS and SASL
+//! import, the group commands, `kv watch`) against a dev broker whose Kafka
+//! listener requires TLS and SASL
 //! (`--tls-cert`/`--tls-key` from the test PKI, `--basic-auth`), with
 //! SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN, by flags, environment, rpk's
 //! `-X` options and a profile; and the refusals: wrong password, missing credentials, an
@@ -505,4 +506,73 @@ fn kafka_tls_without_sasl_is_ssl() {
         line.contains("does not use SASL; drop --sasl-mechanism"),
         "{line}"
     );
+}
+
+/// The group commands (FindCoordinator, then the coordinator by `kafka_at`)
+/// and `kv watch` (Fetch long polls per leader) over SASL_SSL.
+#[test]
+fn group_commands_and_kv_watch_work_over_sasl_ssl() {
+    let pki = Pki::new();
+    let b = sasl_ssl_broker(&pki);
+    let ca = pki.path("ca.pem");
+    let r = Rpkv::with_urls(&https(&b), &kafka(&b));
+    let f = [
+        "--tls-ca",
+        &ca,
+        "--kafka-tls",
+        "--sasl-mechanism",
+        "SCRAM-SHA-512",
+        "--user",
+        USER,
+        "--password",
+        PASSWORD,
+    ];
+    let run = |args: &[&str]| r.run(&with(&f, args)).ok();
+    for i in 0..9 {
+        run(&["kv", "put", "kv3", &format!("key{i}"), &format!("v{i}")]);
+    }
+    run(&["kv", "delete", "kv3", "key4"]);
+
+    // kv watch from the beginning sees every change on all 3 partitions.
+    let out = run(&[
+        "kv",
+        "watch",
+        "kv3",
+        "--from-beginning",
+        "--count",
+        "10",
+        "--format",
+        "json",
+    ]);
+    let changes: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(changes.len(), 10, "{}", out.stdout);
+    let deleted: Vec<&Value> = changes.iter().filter(|c| c["deleted"] == true).collect();
+    assert_eq!(deleted.len(), 1, "{}", out.stdout);
+    assert_eq!(deleted[0]["key"], "key4");
+    let parts: std::collections::BTreeSet<i64> = changes
+        .iter()
+        .map(|c| c["partition"].as_i64().unwrap())
+        .collect();
+    assert!(parts.len() > 1, "changes of several partitions: {parts:?}");
+
+    // A standalone group: seek commits offsets, list/describe show it and its lag.
+    run(&["group", "seek", "g", "--to", "start", "--topics", "kv3"]);
+    let list = run(&["group", "list", "--format", "json"]).json();
+    assert_eq!(list[0]["name"], "g", "{list}");
+    let d = run(&["group", "describe", "g", "--format", "json"]).json()[0].clone();
+    assert_eq!(
+        d["total_lag"], 10,
+        "every record is lag from the start: {d}"
+    );
+    run(&["group", "seek", "g", "--to", "end", "--topics", "kv3"]);
+    let d = run(&["group", "describe", "g", "--format", "json"]).json()[0].clone();
+    assert_eq!(d["total_lag"], 0, "{d}");
+    run(&["group", "offset-delete", "g", "--topic", "kv3:0"]);
+    run(&["group", "delete", "g"]);
+    let list = run(&["group", "list", "--format", "json"]).json();
+    assert_eq!(list, json!([]), "{list}");
 }
