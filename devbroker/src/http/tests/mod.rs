@@ -156,6 +156,7 @@ fn assert_error(r: &Resp, status: StatusCode, needle: &str) {
     );
 }
 
+mod consumer;
 mod fencing;
 mod kvstore;
 mod openapi;
