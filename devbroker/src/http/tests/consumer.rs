@@ -583,3 +583,96 @@ async fn lag_gauges_follow_produced_records_and_commits() {
     assert_eq!(gauge(&m, lag), Some(0));
     assert_eq!(gauge(&m, total), Some(0));
 }
+
+/// What an existing instance answers is what the OpenAPI document lists.
+#[tokio::test]
+async fn answers_of_a_live_instance_are_documented() {
+    let g = default_group().await;
+    let doc: Value =
+        serde_yaml_ng::from_str(include_str!("../../../../assets/openapi.yaml")).unwrap();
+    g.produce("events", 0, &["x"]).await;
+    let inst = "/consumers/{group}/instances/{instance}";
+    let cases: Vec<(Method, String, Option<&str>, &str)> = vec![
+        (
+            Method::POST,
+            "/consumers/{group}".into(),
+            Some(V2),
+            r#"{"name":"i","auto.offset.reset":"earliest"}"#,
+        ),
+        (
+            Method::POST,
+            "/consumers/{group}".into(),
+            Some(V2),
+            r#"{"name":"i"}"#,
+        ),
+        (
+            Method::POST,
+            "/consumers/{group}".into(),
+            Some(V2),
+            r#"{"format":"avro"}"#,
+        ),
+        (
+            Method::GET,
+            format!("{inst}/offsets"),
+            Some(V2),
+            r#"{"partitions":[{"topic":"events","partition":0}]}"#,
+        ),
+        (
+            Method::POST,
+            format!("{inst}/offsets"),
+            Some(V2),
+            r#"{"offsets":[{"topic":"events","partition":0,"offset":1}]}"#,
+        ),
+        (
+            Method::POST,
+            format!("{inst}/subscription"),
+            Some(V2),
+            r#"{"topics":["events"]}"#,
+        ),
+        (
+            Method::POST,
+            format!("{inst}/subscription"),
+            Some(V2),
+            r#"{"topics":[]}"#,
+        ),
+        (Method::GET, format!("{inst}/subscription"), None, ""),
+        (
+            Method::GET,
+            format!("{inst}/records?timeout=2000"),
+            None,
+            "",
+        ),
+        (Method::GET, format!("{inst}/assignments"), None, ""),
+        (Method::POST, format!("{inst}/offsets"), None, ""),
+        (
+            Method::POST,
+            format!("{inst}/offsets"),
+            Some(V2),
+            r#"{"offsets":[{"topic":"nope","partition":0,"offset":1}]}"#,
+        ),
+        (Method::DELETE, format!("{inst}/subscription"), None, ""),
+        (Method::DELETE, inst.to_string(), None, ""),
+    ];
+    for (method, template, ct, body) in cases {
+        let path = template
+            .replace("{group}", "doc")
+            .replace("{instance}", "i");
+        let r = g.call(method.clone(), &path, ct, body).await;
+        let key = template.split('?').next().unwrap();
+        let op = &doc["paths"][key][method.as_str().to_lowercase()];
+        assert!(op.is_object(), "{method} {key} is not documented");
+        let code = r.status.as_u16().to_string();
+        assert!(
+            op["responses"].get(&code).is_some(),
+            "{method} {path} answered {code}, which the document does not list"
+        );
+        let content = &op["responses"][&code]["content"];
+        if r.status.is_success() && !r.bytes.is_empty() {
+            assert!(
+                content.get(&r.content_type).is_some(),
+                "{method} {path}: {} is not a documented content type",
+                r.content_type
+            );
+        }
+    }
+}
