@@ -427,3 +427,44 @@ async fn readme_consumer_flow_works_verbatim() {
         .collect();
     assert_eq!(printed, expected, "README block output:\n{stdout}");
 }
+
+/// Records trimmed from the local log but kept in the tier are read by an
+/// instance from the bucket: `earliest` starts at offset 0, not at the
+/// local log start, and every offset comes once.
+#[tokio::test]
+async fn an_instance_reads_tiered_records_below_the_local_log_start() {
+    let topic = "tiered:1:redpanda.kvstore=none,segment.bytes=65536,segment.ms=1000,retention.local.target.bytes=100000";
+    let b = Broker::start(&["--topic", topic, "--retention-check-ms", "100"]).unwrap();
+    let lines: String = (0..3000)
+        .map(|i| format!("k{i}:{}\n", "v".repeat(100)))
+        .collect();
+    kcat(&kafka(&b), &["-P", "-t", "tiered", "-K:"], Some(&lines));
+    let client = rpkv_e2e::http_client();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "the local log was never trimmed");
+        let status: Value = client
+            .get(format!("{}/status/tier", b.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let start = status["partitions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["topic"] == "tiered"))
+            .and_then(|p| p["local_log_start"].as_u64())
+            .unwrap_or(0);
+        if start > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let http = Http::new(&b);
+    http.create("tg", "c").await;
+    http.subscribe("tg", "c", "tiered").await;
+    let got = http.fetch_n("tg", "c", 3000).await;
+    let offsets: Vec<i64> = got.iter().map(|r| r["offset"].as_i64().unwrap()).collect();
+    assert_eq!(offsets, (0..3000).collect::<Vec<i64>>());
+}

@@ -288,7 +288,7 @@ pub(super) async fn records(
 
 /// A failed read from the tier: a corrupt object is a 502 naming it (never data),
 /// an unreachable bucket a 503.
-fn tier_error(e: TierError) -> ApiError {
+pub(super) fn tier_error(e: TierError) -> ApiError {
     match e {
         TierError::Corrupt { .. } => ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
         other => ApiError::new(

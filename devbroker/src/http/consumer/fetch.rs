@@ -7,6 +7,7 @@
 //! when the assignment changes, so a partition that comes back starts again
 //! from the committed offset, as a Kafka consumer does after a rebalance.
 //! Committed offsets are Kafka's: the offset of the next record to read.
+//! Positions below the local log start are read from the tier's bucket.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,7 +25,7 @@ use super::handlers::{instance, json_body, no_content, v2_json};
 use super::instance::{Assignment, Instance, Reset};
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::proxy::{MAX_POLL, consumed, query_number, stopped};
+use crate::http::proxy::{MAX_POLL, consumed, query_number, stopped, tier_error};
 use crate::kafka::groups::{CommittedOffset, TopicPartition};
 use crate::storage::{StoreError, now_ms};
 use crate::wire::proxy::{ConsumedRecord, EmbeddedFormat};
@@ -138,17 +139,32 @@ async fn read_assigned(
         start.push((topic.clone(), *p, pos));
     }
     let reset = inst.reset;
+    let tiered = state.tier.is_some();
+    // Kafka's earliest is the bucket's log start when the tier holds more
+    // than the local log (as ListOffsets answers).
+    let tier_starts: BTreeMap<(String, i32), u64> = match &state.tier {
+        Some(tier) if reset == Reset::Earliest => start
+            .iter()
+            .filter(|(_, _, pos)| pos.is_none())
+            .filter_map(|(t, p, _)| Some(((t.clone(), *p), tier.log_start(t, *p)?)))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
     let read = state
         .store
         .read(move |s| {
             let mut budget = max_bytes;
             let mut out = Vec::new();
             let mut moved = Vec::new();
+            // Positions below the local log start, read from the tier below.
+            let mut below = Vec::new();
             for (topic, p, pos) in start {
                 let from = match pos {
                     Some(pos) => pos,
                     None => match s.partition_state(&topic, p) {
-                        Ok(st) if reset == Reset::Earliest => st.log_start,
+                        Ok(st) if reset == Reset::Earliest => tier_starts
+                            .get(&(topic.clone(), p))
+                            .map_or(st.log_start, |t| st.log_start.min(*t)),
                         Ok(st) => st.next_offset,
                         // Deleted since the assignment: nothing to read.
                         Err(StoreError::UnknownTopic(_) | StoreError::UnknownPartition { .. }) => {
@@ -159,6 +175,13 @@ async fn read_assigned(
                 };
                 if budget == 0 || out.len() >= MAX_RECORDS {
                     moved.push((topic, p, from));
+                    continue;
+                }
+                if tiered
+                    && let Ok(st) = s.partition_state(&topic, p)
+                    && from < st.log_start
+                {
+                    below.push((topic, p, from, st.log_start));
                     continue;
                 }
                 let log = match s.read_log(&topic, p, from, budget, MAX_RECORDS - out.len()) {
@@ -178,11 +201,25 @@ async fn read_assigned(
                 }
                 moved.push((topic, p, next));
             }
-            Ok((out, moved))
+            Ok((out, moved, below, budget))
         })
         .await
         .map_err(ApiError::from)?;
-    let (records, moved) = read;
+    let (mut records, mut moved, below, budget) = read;
+    // Below the local log start, records come from the tier's bucket, as for
+    // the records endpoint; if the bucket has none there, the partition goes
+    // on from the local log start.
+    if let Some(tier) = &state.tier {
+        for (topic, p, from, local_start) in below {
+            let got = tier
+                .read_records(&topic, p, from, budget.max(1))
+                .await
+                .map_err(tier_error)?;
+            let next = got.last().map_or(local_start, |r| r.offset + 1);
+            records.extend(got.into_iter().map(|r| (topic.clone(), p, r)));
+            moved.push((topic, p, next));
+        }
+    }
     // A record the format cannot show fails the fetch without moving on.
     let records = records
         .into_iter()
