@@ -273,23 +273,9 @@ impl Drop for PyMember {
     }
 }
 
-#[tokio::test]
-async fn an_http_instance_and_a_kafka_python_consumer_split_a_topic_without_overlap() {
-    let b = Broker::start(&["--topic", "orders:3:redpanda.kvstore=none"]).unwrap();
-    let http = Http::new(&b);
-    let mut py = PyMember::start(&kafka(&b), "orders", "mixed");
-    // kafka-python alone first gets all three.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while py.assignment.len() != 3 {
-        assert!(
-            Instant::now() < deadline,
-            "kafka-python never got the topic"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        py.update();
-    }
-    http.create("mixed", "web").await;
-    http.subscribe("mixed", "web", "orders").await;
+/// Waits until the HTTP instance `web` of `group` and kafka-python split the
+/// topic's 3 partitions, each holding some, and the split held.
+async fn assert_split(http: &Http, py: &mut PyMember, group: &str) {
     // Then the partitions are split: each holds some, none holds one twice.
     // kafka-python reports its assignment up to a poll (100 ms) late, so a
     // view is judged once both sides kept it for a second: a partition held
@@ -306,14 +292,14 @@ async fn an_http_instance_and_a_kafka_python_consumer_split_a_topic_without_over
         );
         py.update();
         let h = http
-            .assignment("mixed", "web")
+            .assignment(group, "web")
             .await
             .expect("instance exists");
         let p = py.assignment.clone();
         tokio::time::sleep(Duration::from_secs(1)).await;
         py.update();
         let h_after = http
-            .assignment("mixed", "web")
+            .assignment(group, "web")
             .await
             .expect("instance exists");
         if h != h_after || p != py.assignment {
@@ -332,6 +318,18 @@ async fn an_http_instance_and_a_kafka_python_consumer_split_a_topic_without_over
             stable = 0;
         }
     }
+}
+
+#[tokio::test]
+async fn an_http_instance_and_a_kafka_python_consumer_split_a_topic_without_overlap() {
+    let b = Broker::start(&["--topic", "orders:3:redpanda.kvstore=none"]).unwrap();
+    let http = Http::new(&b);
+    let mut py = PyMember::start(&kafka(&b), "orders", "mixed");
+    // kafka-python alone first gets all three (it leads the group).
+    wait_for_all(&mut py).await;
+    http.create("mixed", "web").await;
+    http.subscribe("mixed", "web", "orders").await;
+    assert_split(&http, &mut py, "mixed").await;
     // Deleting the instance hands everything back to kafka-python.
     let (status, _) = http
         .call(
@@ -341,11 +339,46 @@ async fn an_http_instance_and_a_kafka_python_consumer_split_a_topic_without_over
         )
         .await;
     assert_eq!(status, 204);
+    wait_for_all(&mut py).await;
+}
+
+/// The HTTP instance joins first, so it leads: the broker assigns for the
+/// group with the range rules and kafka-python reads that assignment.
+#[tokio::test]
+async fn an_http_instance_leading_the_group_assigns_for_kafka_python_too() {
+    let b = Broker::start(&["--topic", "orders:3:redpanda.kvstore=none"]).unwrap();
+    let http = Http::new(&b);
+    http.create("led", "web").await;
+    http.subscribe("led", "web", "orders").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.assignment("led", "web").await.map(|a| a.len()) != Some(3) {
+        assert!(
+            Instant::now() < deadline,
+            "the instance never got the topic"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut py = PyMember::start(&kafka(&b), "orders", "led");
+    assert_split(&http, &mut py, "led").await;
+    // Range: the first member id in order takes two partitions, the other one.
+    let h = http.assignment("led", "web").await.unwrap();
+    py.update();
+    let mut sizes = [h.len(), py.assignment.len()];
+    sizes.sort();
+    assert_eq!(
+        sizes,
+        [1, 2],
+        "http {h:?}, kafka-python {:?}",
+        py.assignment
+    );
+}
+
+async fn wait_for_all(py: &mut PyMember) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while py.assignment.len() != 3 {
         assert!(
             Instant::now() < deadline,
-            "kafka-python never got the topic back"
+            "kafka-python never held the whole topic"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
         py.update();

@@ -1,6 +1,6 @@
 //! The consumer API through the real router, a real store and a running
-//! group coordinator: status codes, error bodies, formats, group membership,
-//! commits, idle expiry and the lag gauges.
+//! group coordinator: status codes, error bodies, formats, commits, and the
+//! harness `consumer_groups.rs` shares.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -13,17 +13,17 @@ use crate::http::consumer::{ConsumerConfig, Consumers};
 use crate::kafka::groups::{GroupConfig, GroupCoordinator, StoreOffsets};
 use crate::storage::Record;
 
-const V2: &str = "application/vnd.kafka.v2+json";
+pub(super) const V2: &str = "application/vnd.kafka.v2+json";
 const BINARY: &str = "application/vnd.kafka.binary.v2+json";
 const JSON: &str = "application/vnd.kafka.json.v2+json";
 
-struct Group {
-    h: Harness,
-    coordinator: Arc<GroupCoordinator>,
+pub(super) struct Group {
+    pub(super) h: Harness,
+    pub(super) coordinator: Arc<GroupCoordinator>,
     _stop: tokio::sync::watch::Sender<bool>,
 }
 
-async fn consumers(cfg: ConsumerConfig) -> Group {
+pub(super) async fn consumers(cfg: ConsumerConfig) -> Group {
     let h = harness().await;
     for (t, n) in [("orders", 3), ("events", 1)] {
         h.store
@@ -56,12 +56,18 @@ async fn consumers(cfg: ConsumerConfig) -> Group {
     }
 }
 
-async fn default_group() -> Group {
+pub(super) async fn default_group() -> Group {
     consumers(ConsumerConfig::default()).await
 }
 
 impl Group {
-    async fn call(&self, method: Method, path: &str, ct: Option<&str>, body: &str) -> Resp {
+    pub(super) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        ct: Option<&str>,
+        body: &str,
+    ) -> Resp {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
@@ -74,7 +80,7 @@ impl Group {
             .await
     }
 
-    async fn create(&self, group: &str, body: Value) -> Resp {
+    pub(super) async fn create(&self, group: &str, body: Value) -> Resp {
         self.call(
             Method::POST,
             &format!("/consumers/{group}"),
@@ -84,7 +90,7 @@ impl Group {
         .await
     }
 
-    async fn subscribe(&self, group: &str, name: &str, topics: &[&str]) {
+    pub(super) async fn subscribe(&self, group: &str, name: &str, topics: &[&str]) {
         let r = self
             .call(
                 Method::POST,
@@ -96,7 +102,13 @@ impl Group {
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.bytes);
     }
 
-    async fn fetch(&self, group: &str, name: &str, accept: &str, timeout_ms: u64) -> Resp {
+    pub(super) async fn fetch(
+        &self,
+        group: &str,
+        name: &str,
+        accept: &str,
+        timeout_ms: u64,
+    ) -> Resp {
         self.h
             .get_path(
                 &format!("/consumers/{group}/instances/{name}/records?timeout={timeout_ms}"),
@@ -106,7 +118,13 @@ impl Group {
     }
 
     /// Fetches until `n` records came (each fetch long-polls 1 s).
-    async fn fetch_n(&self, group: &str, name: &str, accept: &str, n: usize) -> Vec<Value> {
+    pub(super) async fn fetch_n(
+        &self,
+        group: &str,
+        name: &str,
+        accept: &str,
+        n: usize,
+    ) -> Vec<Value> {
         let mut got = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         while got.len() < n {
@@ -123,7 +141,7 @@ impl Group {
         got
     }
 
-    async fn assignment(&self, group: &str, name: &str) -> BTreeSet<(String, i64)> {
+    pub(super) async fn assignment(&self, group: &str, name: &str) -> BTreeSet<(String, i64)> {
         let r = self
             .h
             .get_path(
@@ -145,7 +163,7 @@ impl Group {
             .collect()
     }
 
-    async fn committed(&self, group: &str, name: &str, partitions: Value) -> Vec<Value> {
+    pub(super) async fn committed(&self, group: &str, name: &str, partitions: Value) -> Vec<Value> {
         let r = self
             .call(
                 Method::GET,
@@ -158,7 +176,7 @@ impl Group {
         r.json()["offsets"].as_array().unwrap().clone()
     }
 
-    async fn produce(&self, topic: &str, partition: i32, values: &[&str]) {
+    pub(super) async fn produce(&self, topic: &str, partition: i32, values: &[&str]) {
         let records = values
             .iter()
             .map(|v| Record::new(0, Some(b"1".to_vec()), Some(v.as_bytes().to_vec())))
@@ -170,13 +188,13 @@ impl Group {
             .unwrap();
     }
 
-    async fn metrics(&self) -> String {
+    pub(super) async fn metrics(&self) -> String {
         let r = self.h.get_path("/metrics", None).await;
         String::from_utf8(r.bytes).unwrap()
     }
 }
 
-fn assert_code(r: &Resp, status: StatusCode, code: i64) {
+pub(super) fn assert_code(r: &Resp, status: StatusCode, code: i64) {
     assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.bytes));
     assert_eq!(r.json()["error_code"], json!(code), "{}", r.json());
     assert!(r.json()["message"].as_str().is_some_and(|m| !m.is_empty()));
@@ -425,7 +443,7 @@ async fn json_format_embeds_values_and_refuses_another_accept() {
     assert_eq!(got[0]["offset"], json!(2));
 }
 
-async fn wait_until<F, Fut>(f: F)
+pub(super) async fn wait_until<F, Fut>(f: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -435,153 +453,6 @@ where
         assert!(Instant::now() < deadline, "condition not met in 20 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-#[tokio::test]
-async fn two_instances_split_the_partitions_and_one_leaving_hands_them_over() {
-    let g = default_group().await;
-    for name in ["a", "b"] {
-        g.create("split", json!({ "name": name })).await;
-        g.subscribe("split", name, &["orders"]).await;
-    }
-    wait_until(|| async {
-        let (a, b) = (
-            g.assignment("split", "a").await,
-            g.assignment("split", "b").await,
-        );
-        !a.is_empty() && !b.is_empty() && a.len() + b.len() == 3
-    })
-    .await;
-    let (a, b) = (
-        g.assignment("split", "a").await,
-        g.assignment("split", "b").await,
-    );
-    assert!(a.is_disjoint(&b), "{a:?} {b:?}");
-    let all: BTreeSet<_> = a.union(&b).cloned().collect();
-    assert_eq!(all, (0..3).map(|p| ("orders".to_string(), p)).collect());
-    // Unsubscribing leaves the group: the other instance gets everything.
-    let r = g
-        .call(
-            Method::DELETE,
-            "/consumers/split/instances/a/subscription",
-            None,
-            "",
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
-    wait_until(|| async { g.assignment("split", "b").await.len() == 3 }).await;
-    assert!(g.assignment("split", "a").await.is_empty());
-    let sub =
-        g.h.get_path("/consumers/split/instances/a/subscription", None)
-            .await;
-    assert_eq!(sub.json(), json!({"topics": []}));
-    let d = g.coordinator.describe("split").unwrap();
-    assert_eq!(d.members.len(), 1);
-}
-
-#[tokio::test]
-async fn an_idle_instance_leaves_its_group_and_is_deleted() {
-    let g = consumers(ConsumerConfig {
-        idle_timeout: Duration::from_millis(700),
-        ..Default::default()
-    })
-    .await;
-    g.create("idle", json!({"name": "c"})).await;
-    g.subscribe("idle", "c", &["orders"]).await;
-    wait_until(|| async {
-        g.coordinator
-            .describe("idle")
-            .is_some_and(|d| d.members.len() == 1)
-    })
-    .await;
-    // Requests keep it alive past the timeout.
-    for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(g.assignment("idle", "c").await.len(), 3);
-    }
-    wait_until(|| async {
-        g.coordinator
-            .describe("idle")
-            .is_some_and(|d| d.members.is_empty())
-    })
-    .await;
-    let r =
-        g.h.get_path("/consumers/idle/instances/c/assignments", None)
-            .await;
-    assert_code(&r, StatusCode::NOT_FOUND, 40403);
-    // Its name is free again.
-    assert_eq!(
-        g.create("idle", json!({"name": "c"})).await.status,
-        StatusCode::OK
-    );
-}
-
-#[tokio::test]
-async fn the_number_of_instances_is_bounded() {
-    let g = consumers(ConsumerConfig {
-        max_instances: 2,
-        ..Default::default()
-    })
-    .await;
-    for n in ["a", "b"] {
-        assert_eq!(
-            g.create("g", json!({ "name": n })).await.status,
-            StatusCode::OK
-        );
-    }
-    assert_code(
-        &g.create("g", json!({"name": "c"})).await,
-        StatusCode::TOO_MANY_REQUESTS,
-        429,
-    );
-    g.call(Method::DELETE, "/consumers/g/instances/a", None, "")
-        .await;
-    assert_eq!(
-        g.create("g", json!({"name": "c"})).await.status,
-        StatusCode::OK
-    );
-}
-
-fn gauge(metrics: &str, series: &str) -> Option<i64> {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-}
-
-#[tokio::test]
-async fn lag_gauges_follow_produced_records_and_commits() {
-    let g = default_group().await;
-    let lag = r#"devbroker_group_lag{group="lagged",partition="0",topic="events"}"#;
-    let total = r#"devbroker_group_lag_total{group="lagged"}"#;
-    assert_eq!(gauge(&g.metrics().await, lag), None);
-    g.produce("events", 0, &["1", "2", "3", "4", "5"]).await;
-    g.create("lagged", json!({"name": "c"})).await;
-    let commit = |offset: i64| {
-        let body = json!({"offsets": [{"topic": "events", "partition": 0, "offset": offset}]});
-        let g = &g;
-        async move {
-            let r = g
-                .call(
-                    Method::POST,
-                    "/consumers/lagged/instances/c/offsets",
-                    Some(V2),
-                    &body.to_string(),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
-        }
-    };
-    // Not subscribed: a standalone commit, as the group has no members.
-    commit(2).await;
-    let m = g.metrics().await;
-    assert_eq!(gauge(&m, lag), Some(3), "{m}");
-    assert_eq!(gauge(&m, total), Some(3));
-    g.produce("events", 0, &["6", "7"]).await;
-    assert_eq!(gauge(&g.metrics().await, lag), Some(5));
-    commit(7).await;
-    let m = g.metrics().await;
-    assert_eq!(gauge(&m, lag), Some(0));
-    assert_eq!(gauge(&m, total), Some(0));
 }
 
 /// What an existing instance answers is what the OpenAPI document lists.
