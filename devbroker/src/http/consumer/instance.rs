@@ -33,8 +33,10 @@ pub const HEARTBEAT: Duration = Duration::from_millis(500);
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a rebalance waits for the members to rejoin, at least.
 pub const REBALANCE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pause before retrying after the coordinator refused a join or sync.
+/// Pause before retrying after the coordinator refused a join or sync,
+/// doubled on each refusal in a row up to [`MAX_RETRY`].
 const RETRY: Duration = Duration::from_millis(200);
+const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// Where an instance without a committed offset starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +196,8 @@ async fn held<T>(
 /// Runs the instance's membership until it ends (see the module docs).
 pub async fn run(inst: Arc<Instance>, ctx: MemberCtx) {
     let mut member_id = String::new();
+    // Refusals in a row (for the backoff).
+    let mut refused = 0u32;
     let mut subs = inst.subscription.subscribe();
     let idle = 'outer: loop {
         let topics = subs.borrow_and_update().clone();
@@ -228,8 +232,8 @@ pub async fn run(inst: Arc<Instance>, ctx: MemberCtx) {
                 if lost(e) {
                     member_id.clear();
                 }
-                if !retry_wait(&inst, &ctx, e).await {
-                    break false;
+                if let Some(idle) = retry_wait(&inst, &ctx, e, &mut refused).await {
+                    break idle;
                 }
                 continue;
             }
@@ -263,8 +267,8 @@ pub async fn run(inst: Arc<Instance>, ctx: MemberCtx) {
             if lost(e) {
                 member_id.clear();
             }
-            if !retry_wait(&inst, &ctx, e).await {
-                break false;
+            if let Some(idle) = retry_wait(&inst, &ctx, e, &mut refused).await {
+                break idle;
             }
             continue;
         }
@@ -273,6 +277,7 @@ pub async fn run(inst: Arc<Instance>, ctx: MemberCtx) {
             BTreeSet::new()
         });
         tracing::debug!(group = %inst.group, instance = %inst.name, generation = r.generation, ?partitions, "HTTP consumer assigned");
+        refused = 0;
         inst.set_assignment(Assignment {
             generation: r.generation,
             member_id: member_id.clone(),
@@ -322,22 +327,28 @@ fn lost(e: ResponseError) -> bool {
     )
 }
 
-/// Waits before the next attempt; `false` when the instance or broker ended.
-async fn retry_wait(inst: &Instance, ctx: &MemberCtx, e: ResponseError) -> bool {
+/// Waits before the next attempt; `Some(idle)` when the instance ended
+/// (deleted, or idle: `true`) or the broker stops (`false`).
+async fn retry_wait(
+    inst: &Instance,
+    ctx: &MemberCtx,
+    e: ResponseError,
+    refused: &mut u32,
+) -> Option<bool> {
     let pause = if matches!(e, ResponseError::RebalanceInProgress) || lost(e) {
         Duration::ZERO
     } else {
-        tracing::warn!(group = %inst.group, instance = %inst.name, error = ?e, "HTTP consumer cannot join its group; retrying");
-        RETRY
+        let pause = RETRY.saturating_mul(1 << (*refused).min(5)).min(MAX_RETRY);
+        *refused += 1;
+        tracing::warn!(group = %inst.group, instance = %inst.name, error = ?e, retry_ms = pause.as_millis() as u64, "HTTP consumer cannot join its group; retrying");
+        pause
     };
     let mut stopping = ctx.stopping.clone();
     tokio::select! {
-        _ = tokio::time::sleep(pause) => true,
-        _ = inst.done() => {
-            // Let the caller see why on its next wait.
-            true
-        }
-        _ = crate::kafka::stopped(&mut stopping) => false,
+        biased;
+        idle = inst.done() => Some(idle),
+        _ = crate::kafka::stopped(&mut stopping) => Some(false),
+        _ = tokio::time::sleep(pause) => None,
     }
 }
 

@@ -157,3 +157,54 @@ async fn lag_gauges_follow_produced_records_and_commits() {
     assert_eq!(gauge(&m, lag), Some(0));
     assert_eq!(gauge(&m, total), Some(0));
 }
+
+/// A group the instance cannot join (its members speak another protocol):
+/// the instance consumes nothing, retries with a backoff, and still expires
+/// when idle.
+#[tokio::test]
+async fn an_instance_refused_by_its_group_consumes_nothing_and_still_expires() {
+    let g = consumers(ConsumerConfig {
+        idle_timeout: Duration::from_millis(1500),
+        ..Default::default()
+    })
+    .await;
+    let _other = g.coordinator.join(crate::kafka::groups::JoinParams {
+        group_id: "busy".into(),
+        member_id: String::new(),
+        instance_id: None,
+        client_id: "connect-worker".into(),
+        client_host: "test".into(),
+        session_timeout: Duration::from_secs(60),
+        rebalance_timeout: Duration::from_secs(60),
+        protocol_type: "connect".into(),
+        protocols: vec![("default".into(), Default::default())],
+        require_known_member_id: false,
+        supports_skip_assignment: false,
+    });
+    g.create("busy", json!({"name": "c"})).await;
+    g.subscribe("busy", "c", &["orders"]).await;
+    let r = g
+        .call(
+            Method::GET,
+            "/consumers/busy/instances/c/records?timeout=700",
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json(), json!([]));
+    assert!(g.assignment("busy", "c").await.is_empty());
+    let d = g.coordinator.describe("busy").unwrap();
+    assert_eq!(d.members.len(), 1, "only the connect worker");
+    // Left alone (a request would keep it alive), it expires.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let r = g
+        .call(
+            Method::GET,
+            "/consumers/busy/instances/c/assignments",
+            None,
+            "",
+        )
+        .await;
+    assert_code(&r, StatusCode::NOT_FOUND, 40403);
+}
