@@ -38,6 +38,9 @@ pub const CHECKPOINT_WRITEBACK_MS: u64 = 0;
 /// group expire this long after it became Empty (Kafka's
 /// `offsets.retention.minutes`, 7 days).
 pub const OFFSETS_RETENTION_MINUTES: u64 = 10_080;
+/// An idle HTTP Proxy consumer instance is deleted after this (pandaproxy's
+/// `consumer_instance_timeout_ms` default).
+pub const HTTP_CONSUMER_TIMEOUT_MS: u64 = 300_000;
 /// `--retention-check-ms`: how often retention and compaction run.
 pub const RETENTION_CHECK_MS: u64 = 10_000;
 

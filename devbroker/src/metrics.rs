@@ -31,6 +31,11 @@ pub struct GroupMetrics {
     pub members: IntGauge,
     pub rebalances: IntCounter,
     pub offset_commits: IntCounter,
+    /// Log end offset minus committed offset, by group, topic and partition
+    /// (set when `/metrics` is scraped, see `kafka::groups::lag`).
+    pub lag: IntGaugeVec,
+    /// The sum of `lag` by group.
+    pub lag_total: IntGaugeVec,
 }
 
 impl GroupMetrics {
@@ -53,6 +58,22 @@ impl GroupMetrics {
                 "Partition offsets committed by OffsetCommit",
             )
             .expect("valid metric"),
+            lag: IntGaugeVec::new(
+                Opts::new(
+                    "group_lag",
+                    "Consumer lag: log end offset minus committed offset",
+                ),
+                &["group", "topic", "partition"],
+            )
+            .expect("valid metric"),
+            lag_total: IntGaugeVec::new(
+                Opts::new(
+                    "group_lag_total",
+                    "Consumer lag summed over a group's partitions",
+                ),
+                &["group"],
+            )
+            .expect("valid metric"),
         };
         // Every state is exported from the start, at 0.
         for state in [
@@ -72,6 +93,8 @@ impl GroupMetrics {
             Box::new(self.members.clone()),
             Box::new(self.rebalances.clone()),
             Box::new(self.offset_commits.clone()),
+            Box::new(self.lag.clone()),
+            Box::new(self.lag_total.clone()),
         ]
     }
 }

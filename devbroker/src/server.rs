@@ -68,6 +68,11 @@ pub struct ServeArgs {
     /// Empty, in minutes (Kafka's offsets.retention.minutes).
     #[arg(long, default_value_t = defaults::OFFSETS_RETENTION_MINUTES)]
     pub offsets_retention_minutes: u64,
+    /// An HTTP Proxy consumer instance that serves no request for this long
+    /// leaves its group and is deleted, in ms (pandaproxy's
+    /// consumer_instance_timeout_ms).
+    #[arg(long, default_value_t = defaults::HTTP_CONSUMER_TIMEOUT_MS)]
+    pub http_consumer_timeout_ms: u64,
     /// Most concurrent connections per listener (HTTP and Kafka each); more are
     /// refused (HTTP gets a 503) with a log line.
     #[arg(long, default_value_t = defaults::MAX_CONNECTIONS)]
@@ -139,6 +144,7 @@ impl ServeArgs {
             checkpoint_writeback_ms: defaults::CHECKPOINT_WRITEBACK_MS,
             retention_check_ms: defaults::RETENTION_CHECK_MS,
             offsets_retention_minutes: defaults::OFFSETS_RETENTION_MINUTES,
+            http_consumer_timeout_ms: defaults::HTTP_CONSUMER_TIMEOUT_MS,
             max_connections: defaults::MAX_CONNECTIONS,
             header_read_timeout_ms: defaults::HEADER_READ_TIMEOUT_MS,
             request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
@@ -244,6 +250,15 @@ pub async fn run(
 
     tier.start().await?;
 
+    // One group coordinator for Kafka clients and HTTP consumer instances.
+    let groups = Arc::new(crate::kafka::groups::GroupCoordinator::new(
+        crate::kafka::groups::GroupConfig {
+            offsets_retention: Duration::from_secs(args.offsets_retention_minutes.max(1) * 60),
+            ..Default::default()
+        },
+        Arc::new(crate::kafka::groups::StoreOffsets::new(store.clone())),
+        store.metrics().clone(),
+    ));
     let kafka_listener = KafkaListener::bind(args.kafka_addr)
         .await
         .map_err(|source| ServeError::KafkaBind {
@@ -252,10 +267,7 @@ pub async fn run(
         })?
         .with_max_connections(args.max_connections)
         .with_idle_timeout(Duration::from_millis(args.kafka_idle_timeout_ms))
-        .with_group_config(crate::kafka::groups::GroupConfig {
-            offsets_retention: Duration::from_secs(args.offsets_retention_minutes.max(1) * 60),
-            ..Default::default()
-        });
+        .with_groups(groups.clone());
     let mut kafka_listener = kafka_listener.with_tier(tier.clone());
     if !args.basic_auth.is_empty() {
         // PBKDF2 for every user and mechanism: off the runtime.
@@ -290,9 +302,18 @@ pub async fn run(
         tracing::warn!(%http_addr, "HTTP listener is bound to a non-loopback address without authentication: anyone who can reach it can read and write data");
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let consumers = http::consumer::Consumers::new(
+        groups,
+        http::consumer::ConsumerConfig {
+            idle_timeout: Duration::from_millis(args.http_consumer_timeout_ms.max(1)),
+            ..Default::default()
+        },
+    );
     let state = AppState::new(store.clone())
         .with_stopping(stop_rx.clone())
-        .with_tier(tier.clone());
+        .with_tier(tier.clone())
+        .with_consumers(consumers)
+        .with_https(args.tls_cert.is_some());
     let app = http::auth::protect(
         http::router_with_timeout(
             state.clone(),

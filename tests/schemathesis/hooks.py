@@ -4,6 +4,9 @@
   that exist (`kv` with 2 partitions, `plain` without kvstore), so the bodies
   reach the handlers instead of all stopping at "unknown topic"; the rest keep
   the names hypothesis generates (odd, long, unicode, `..`).
+- Consumer API paths: most cases go to the instance `fuzz` of group `fuzz`
+  (created by the test before the run, subscribed to `plain`), except for the
+  DELETE of the instance itself, which would leave later cases only 404s.
 - `no_server_error_except_no_leader` replaces `not_a_server_error`: any 5xx
   fails, except the documented 503 that Redpanda answers for an unknown topic
   or partition ("no leader"), which the message must say.
@@ -25,6 +28,22 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+# (group, instance) choices for the consumer API; None keeps the generated ones.
+CONSUMER_STEER = [("fuzz", "fuzz"), ("fuzz", "fuzz"), ("fuzz", "fuzz"), None]
+
+
+def _steer_consumer(params, choice):
+    out = dict(params)
+    if choice is None:
+        return out
+    group, instance = choice
+    if isinstance(out.get("group"), str) and TOPIC.match(out["group"]):
+        out["group"] = group
+    if isinstance(out.get("instance"), str) and TOPIC.match(out["instance"]):
+        out["instance"] = instance
+    return out
+
+
 def _steer(params, choice):
     # Only values that are valid per the document are replaced, so the invalid
     # ones generated for negative testing stay invalid.
@@ -39,9 +58,16 @@ def _steer(params, choice):
 
 @schemathesis.hook
 def before_generate_path_parameters(context, strategy):
+    op = context.operation
+    deletes_instance = op.method.upper() == "DELETE" and op.path.endswith("/instances/{instance}")
+
     def steer(params):
         if not params:
             return st.just(params)
+        if "instance" in params:
+            if deletes_instance:
+                return st.just(params)
+            return st.sampled_from(CONSUMER_STEER).map(lambda c: _steer_consumer(params, c))
         return st.sampled_from(STEER).map(lambda c: _steer(params, c))
 
     return strategy.flatmap(steer)

@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod codec;
+pub mod consumer;
 pub mod error;
 #[cfg(test)]
 mod fuzz;
@@ -39,17 +40,41 @@ pub struct AppState {
     pub tier: Option<Tier>,
     /// Turns true when the broker shuts down, so long polls end at once.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// The consumer API's instances, members of the broker's groups.
+    pub consumers: consumer::Consumers,
+    /// Served over TLS (consumer instances' `base_uri` say `https`).
+    pub https: bool,
 }
 
 impl AppState {
     pub fn new(store: Store) -> Self {
         AppState {
-            store,
             round_robin: Arc::new(AtomicU32::new(0)),
             ready: Arc::new(AtomicBool::new(true)),
             tier: None,
             stopping: tokio::sync::watch::channel(false).1,
+            consumers: consumer::Consumers::new(
+                Arc::new(crate::kafka::groups::GroupCoordinator::in_memory(
+                    store.metrics().clone(),
+                )),
+                consumer::ConsumerConfig::default(),
+            ),
+            https: false,
+            store,
         }
+    }
+
+    /// Consumer instances join the groups of `consumers`' coordinator (the
+    /// Kafka listener's; its timer must run for groups to make progress).
+    pub fn with_consumers(mut self, consumers: consumer::Consumers) -> Self {
+        self.consumers = consumers;
+        self
+    }
+
+    /// Instances' `base_uri` say `https`.
+    pub fn with_https(mut self, https: bool) -> Self {
+        self.https = https;
+        self
     }
 
     pub fn with_tier(mut self, tier: Tier) -> Self {
@@ -103,6 +128,7 @@ pub fn router_with_timeout(
         .route("/status/ready", get(ready))
         .route("/status/tier", get(tier_status))
         .route("/metrics", get(metrics))
+        .merge(consumer::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_request_bytes))
@@ -133,6 +159,12 @@ async fn tier_status(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    // Consumer lag is computed now, from the committed offsets and the logs.
+    state
+        .consumers
+        .coordinator()
+        .refresh_lag_metrics(&state.store)
+        .await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.store.metrics().render(),

@@ -183,7 +183,7 @@ pub(super) struct RecordsQuery {
     max_bytes: Option<String>,
 }
 
-fn query_number<T: std::str::FromStr>(
+pub(super) fn query_number<T: std::str::FromStr>(
     v: &Option<String>,
     name: &str,
 ) -> Result<Option<T>, ApiError> {
@@ -199,7 +199,7 @@ fn query_number<T: std::str::FromStr>(
 }
 
 /// Longest long poll a client may ask for.
-const MAX_POLL: Duration = Duration::from_secs(30);
+pub(super) const MAX_POLL: Duration = Duration::from_secs(30);
 
 pub(super) async fn records(
     State(state): State<AppState>,
@@ -288,7 +288,7 @@ pub(super) async fn records(
 
 /// A failed read from the tier: a corrupt object is a 502 naming it (never data),
 /// an unreachable bucket a 503.
-fn tier_error(e: TierError) -> ApiError {
+pub(super) fn tier_error(e: TierError) -> ApiError {
     match e {
         TierError::Corrupt { .. } => ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
         other => ApiError::new(
@@ -298,7 +298,7 @@ fn tier_error(e: TierError) -> ApiError {
     }
 }
 
-fn consumed(
+pub(super) fn consumed(
     topic: &str,
     partition: i32,
     format: EmbeddedFormat,
@@ -331,7 +331,7 @@ fn consumed(
 }
 
 /// Completes once the broker is stopping; never if nobody can stop it.
-async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+pub(super) async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
     if stopping.wait_for(|s| *s).await.is_err() {
         std::future::pending::<()>().await;
     }

@@ -94,6 +94,8 @@ pub struct KafkaListener {
     idle_timeout: std::time::Duration,
     tier: Option<crate::tier::Tier>,
     group_config: groups::GroupConfig,
+    /// A coordinator shared with the HTTP consumer API; else one of its own.
+    groups: Option<Arc<groups::GroupCoordinator>>,
     sasl: Option<Arc<sasl::Users>>,
     tls: Option<TlsAcceptor>,
     tls_handshake_timeout: std::time::Duration,
@@ -114,6 +116,7 @@ impl KafkaListener {
             idle_timeout: crate::defaults::KAFKA_IDLE_TIMEOUT,
             tier: None,
             group_config: groups::GroupConfig::default(),
+            groups: None,
             sasl: None,
             tls: None,
             tls_handshake_timeout: FRAME_READ_TIMEOUT,
@@ -141,6 +144,13 @@ impl KafkaListener {
     /// Limits and timings of the group coordinator.
     pub fn with_group_config(mut self, cfg: groups::GroupConfig) -> Self {
         self.group_config = cfg;
+        self
+    }
+
+    /// Coordinates groups with `coordinator` (shared with the HTTP consumer
+    /// API) instead of one built from the group config.
+    pub fn with_groups(mut self, coordinator: Arc<groups::GroupCoordinator>) -> Self {
+        self.groups = Some(coordinator);
         self
     }
 
@@ -202,11 +212,14 @@ impl KafkaListener {
         }
         let tls = self.tls.take();
         let tls_timeout = self.tls_handshake_timeout;
-        state.groups = Arc::new(groups::GroupCoordinator::new(
-            self.group_config.clone(),
-            Arc::new(groups::StoreOffsets::new(state.store.clone())),
-            state.store.metrics().clone(),
-        ));
+        state.groups = match self.groups.take() {
+            Some(shared) => shared,
+            None => Arc::new(groups::GroupCoordinator::new(
+                self.group_config.clone(),
+                Arc::new(groups::StoreOffsets::new(state.store.clone())),
+                state.store.metrics().clone(),
+            )),
+        };
         let timer = tokio::spawn(
             state
                 .groups

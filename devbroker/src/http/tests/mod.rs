@@ -156,6 +156,8 @@ fn assert_error(r: &Resp, status: StatusCode, needle: &str) {
     );
 }
 
+mod consumer;
+mod consumer_groups;
 mod fencing;
 mod kvstore;
 mod openapi;

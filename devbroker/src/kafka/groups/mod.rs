@@ -14,13 +14,17 @@
 //! - [`offsets`]: committed offsets behind [`OffsetStore`]; the broker keeps
 //!   them durable in its storage ([`StoreOffsets`], in [`durable`]), tests
 //!   also use [`MemoryOffsetStore`];
-//! - [`expiry`]: which offsets are past `offsets.retention.minutes`.
+//! - [`expiry`]: which offsets are past `offsets.retention.minutes`;
+//! - [`assign`]: the consumer protocol's bodies and the `range` and
+//!   `roundrobin` assignors, for members the broker runs (HTTP consumers);
+//! - [`lag`]: consumer lag per group and partition, for `/metrics`.
 //!
 //! A held JoinGroup or SyncGroup waits on a oneshot channel, so only that
 //! connection waits; clients heartbeat on their coordinator connection after
 //! the join, or on another one.
 
 pub mod admin;
+pub mod assign;
 #[cfg(test)]
 mod coordinator_tests;
 pub mod durable;
@@ -28,6 +32,7 @@ pub mod durable;
 mod durable_tests;
 pub mod expiry;
 pub mod group;
+pub mod lag;
 pub mod member;
 pub mod membership;
 pub mod offsets;
