@@ -6,11 +6,9 @@
 mod kafka_common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kafka_common::{kcat, python, repo_root, require_kafka_python};
+use kafka_common::{GroupMember, kcat, python};
 use rpkv_e2e::Broker;
 use rpkv_e2e::cli::Rpkv;
 use serde_json::Value;
@@ -85,34 +83,6 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// A kafka-python group member (`kafka_group.py member`), killed when dropped.
-struct Member(Child);
-
-impl Member {
-    fn start(addr: &str, group: &str) -> Member {
-        require_kafka_python();
-        let mut child = Command::new("python3")
-            .arg(repo_root().join("tests/python/kafka_group.py"))
-            .args(["member", addr, "orders", group, "6000"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 starts");
-        // Drain its assignment lines so it never blocks on a full pipe.
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
-        Member(child)
-    }
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Describes the group until `ok` holds (30 s at most).
 fn wait_for(r: &Rpkv, group: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -166,7 +136,7 @@ fn describe_shows_offsets_lag_and_members_and_changes_are_refused_while_members_
     assert_eq!(d["total_lag"], total);
 
     // A member joins: every partition is owned by it.
-    let _m = Member::start(&addr, "g");
+    let _m = GroupMember::start(&addr, "orders", "g", 6000);
     let d = wait_for(&r, "g", "Stable with one member owning 3 partitions", |d| {
         d["state"] == "Stable"
             && d["members"].as_array().map(Vec::len) == Some(1)

@@ -8,12 +8,10 @@
 mod kafka_common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kafka_common::{kcat, python, repo_root, require_kafka_python};
+use kafka_common::{GroupMember, kcat, python, repo_root};
 use rpkv_e2e::Broker;
 use serde_json::{Value, json};
 
@@ -220,62 +218,9 @@ async fn kcat_records_consumed_over_http_commit_and_survive_a_restart() {
     assert_eq!(seen, [(1, 2), (1, 3)]);
 }
 
-/// A kafka-python group member (`kafka_group.py member`), killed when dropped.
-struct PyMember {
-    child: std::process::Child,
-    lines: mpsc::Receiver<Value>,
-    assignment: BTreeSet<i64>,
-}
-
-impl PyMember {
-    fn start(addr: &str, topic: &str, group: &str) -> Self {
-        require_kafka_python();
-        let mut child = Command::new("python3")
-            .arg(repo_root().join("tests/python/kafka_group.py"))
-            .args(["member", addr, topic, group, "6000"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(v) = serde_json::from_str::<Value>(&line)
-                    && tx.send(v).is_err()
-                {
-                    break;
-                }
-            }
-        });
-        PyMember {
-            child,
-            lines: rx,
-            assignment: BTreeSet::new(),
-        }
-    }
-
-    fn update(&mut self) {
-        while let Ok(v) = self.lines.try_recv() {
-            if let Some(a) = v["assignment"].as_array() {
-                self.assignment = a.iter().filter_map(Value::as_i64).collect();
-            }
-        }
-    }
-}
-
-impl Drop for PyMember {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Waits until the HTTP instance `web` of `group` and kafka-python split the
 /// topic's 3 partitions, each holding some, and the split held.
-async fn assert_split(http: &Http, py: &mut PyMember, group: &str) {
+async fn assert_split(http: &Http, py: &mut GroupMember, group: &str) {
     // Then the partitions are split: each holds some, none holds one twice.
     // kafka-python reports its assignment up to a poll (100 ms) late, so a
     // view is judged once both sides kept it for a second: a partition held
@@ -324,7 +269,7 @@ async fn assert_split(http: &Http, py: &mut PyMember, group: &str) {
 async fn an_http_instance_and_a_kafka_python_consumer_split_a_topic_without_overlap() {
     let b = Broker::start(&["--topic", "orders:3:redpanda.kvstore=none"]).unwrap();
     let http = Http::new(&b);
-    let mut py = PyMember::start(&kafka(&b), "orders", "mixed");
+    let mut py = GroupMember::start(&kafka(&b), "orders", "mixed", 6000);
     // kafka-python alone first gets all three (it leads the group).
     wait_for_all(&mut py).await;
     http.create("mixed", "web").await;
@@ -358,7 +303,7 @@ async fn an_http_instance_leading_the_group_assigns_for_kafka_python_too() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut py = PyMember::start(&kafka(&b), "orders", "led");
+    let mut py = GroupMember::start(&kafka(&b), "orders", "led", 6000);
     assert_split(&http, &mut py, "led").await;
     // Range: the first member id in order takes two partitions, the other one.
     let h = http.assignment("led", "web").await.unwrap();
@@ -373,7 +318,7 @@ async fn an_http_instance_leading_the_group_assigns_for_kafka_python_too() {
     );
 }
 
-async fn wait_for_all(py: &mut PyMember) {
+async fn wait_for_all(py: &mut GroupMember) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while py.assignment.len() != 3 {
         assert!(

@@ -7,12 +7,9 @@
 mod kafka_common;
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kafka_common::{kcat, python, repo_root, require_kafka_python};
+use kafka_common::{GroupMember, kcat, python};
 use rpkv_e2e::Broker;
 use serde_json::Value;
 
@@ -23,70 +20,14 @@ fn addr(b: &Broker) -> String {
     b.kafka_addr.expect("kafka listener announced").to_string()
 }
 
-/// A kafka-python group member (`kafka_group.py member`), killed when dropped.
-struct Member {
-    child: Child,
-    lines: mpsc::Receiver<Value>,
-    /// The partitions it last said it owns.
-    assignment: Vec<i64>,
-}
-
-impl Member {
-    fn start(addr: &str, topic: &str, group: &str) -> Member {
-        require_kafka_python();
-        let mut child = Command::new("python3")
-            .arg(repo_root().join("tests/python/kafka_group.py"))
-            .args(["member", addr, topic, group, &SESSION_MS.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let Ok(v) = serde_json::from_str::<Value>(&line) else {
-                    continue;
-                };
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        Member {
-            child,
-            lines: rx,
-            assignment: Vec::new(),
-        }
-    }
-
-    /// Takes in what the member printed so far.
-    fn update(&mut self) {
-        while let Ok(v) = self.lines.try_recv() {
-            if let Some(a) = v["assignment"].as_array() {
-                self.assignment = a.iter().filter_map(Value::as_i64).collect();
-            }
-        }
-    }
-
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.assignment.clear();
-    }
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
 /// Waits until the members' assignments split `partitions` with no overlap
 /// and every member has `each` partitions (if given).
-fn wait_split(members: &mut [&mut Member], partitions: i64, each: Option<usize>, limit: Duration) {
+fn wait_split(
+    members: &mut [&mut GroupMember],
+    partitions: i64,
+    each: Option<usize>,
+    limit: Duration,
+) {
     let deadline = Instant::now() + limit;
     loop {
         for m in members.iter_mut() {
@@ -106,7 +47,7 @@ fn wait_split(members: &mut [&mut Member], partitions: i64, each: Option<usize>,
         {
             return;
         }
-        let now: Vec<&Vec<i64>> = members.iter().map(|m| &m.assignment).collect();
+        let now: Vec<&BTreeSet<i64>> = members.iter().map(|m| &m.assignment).collect();
         assert!(
             Instant::now() < deadline,
             "the members never split {partitions} partitions (each {each:?}): last {now:?}"
@@ -132,8 +73,8 @@ async fn metric(b: &Broker, name: &str) -> f64 {
 async fn members_split_partitions_rebalance_on_join_and_a_killed_member_expires() {
     let b = Broker::start(&["--topic", "orders:3"]).unwrap();
     let a = addr(&b);
-    let mut m1 = Member::start(&a, "orders", "g");
-    let mut m2 = Member::start(&a, "orders", "g");
+    let mut m1 = GroupMember::start(&a, "orders", "g", SESSION_MS);
+    let mut m2 = GroupMember::start(&a, "orders", "g", SESSION_MS);
     wait_split(&mut [&mut m1, &mut m2], 3, None, Duration::from_secs(30));
     assert_eq!(
         m1.assignment.len() + m2.assignment.len(),
@@ -149,7 +90,7 @@ async fn members_split_partitions_rebalance_on_join_and_a_killed_member_expires(
     assert_eq!(metric(&b, "devbroker_kafka_group_members").await, 2.0);
 
     // A third member: a rebalance gives each one partition.
-    let mut m3 = Member::start(&a, "orders", "g");
+    let mut m3 = GroupMember::start(&a, "orders", "g", SESSION_MS);
     wait_split(
         &mut [&mut m1, &mut m2, &mut m3],
         3,

@@ -6,39 +6,11 @@
 
 mod kafka_common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use anyhow::{Context, Result};
-use kafka_common::{kcat, python, repo_root, require_kafka_python};
+use kafka_common::{GroupMember, kcat, python};
 use rpkv_e2e::cli::Rpkv;
 use rpkv_e2e::tmux::Tmux;
 use rpkv_e2e::{Broker, bin_path};
-
-/// A kafka-python group member, killed when dropped.
-struct Member(Child);
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn member(addr: &str, group: &str) -> Member {
-    require_kafka_python();
-    let mut child = Command::new("python3")
-        .arg(repo_root().join("tests/python/kafka_group.py"))
-        .args(["member", addr, "orders", group, "6000"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 starts");
-    let stdout = child.stdout.take().expect("stdout");
-    std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
-    Member(child)
-}
 
 fn produce(addr: &str, n: usize) {
     let input: String = (0..n).map(|i| format!("v{i}\n")).collect();
@@ -52,7 +24,7 @@ fn tui_groups_view_follows_lag_and_asks_before_changes() -> Result<()> {
     produce(&addr, 6);
     // kafka-python commits after reading 2 records: lag 4 on partition 0.
     python("kafka_group.py", &["consume", &addr, "orders", "g", "2"]);
-    let _live = member(&addr, "live");
+    let _live = GroupMember::start(&addr, "orders", "live", 6000);
     let dir = tempfile::tempdir()?;
     let tmux = Tmux::start(
         "groups",

@@ -4,8 +4,11 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -88,4 +91,69 @@ pub async fn http_topics(base: &str) -> Vec<String> {
         .json()
         .await
         .expect("topics JSON")
+}
+
+/// A kafka-python group member (`tests/python/kafka_group.py member`): it
+/// joins `group`, consumes `topic` and prints its assignment as JSON lines;
+/// killed (as by `kill -9`) when dropped.
+pub struct GroupMember {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+    /// The partitions it last said it owns (see [`GroupMember::update`]).
+    pub assignment: BTreeSet<i64>,
+}
+
+impl GroupMember {
+    pub fn start(addr: &str, topic: &str, group: &str, session_ms: u64) -> GroupMember {
+        require_kafka_python();
+        let mut child = Command::new("python3")
+            .arg(repo_root().join("tests/python/kafka_group.py"))
+            .args(["member", addr, topic, group, &session_ms.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 starts");
+        // Read its lines on a thread, so it never blocks on a full pipe.
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        GroupMember {
+            child,
+            lines: rx,
+            assignment: BTreeSet::new(),
+        }
+    }
+
+    /// Takes in what the member printed so far.
+    pub fn update(&mut self) {
+        while let Ok(v) = self.lines.try_recv() {
+            if let Some(a) = v["assignment"].as_array() {
+                self.assignment = a.iter().filter_map(Value::as_i64).collect();
+            }
+        }
+    }
+
+    /// Kills it at once (no LeaveGroup): its session must expire.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.assignment.clear();
+    }
+}
+
+impl Drop for GroupMember {
+    fn drop(&mut self) {
+        self.kill9();
+    }
 }

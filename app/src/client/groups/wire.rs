@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use bytes::{Buf, Bytes};
 use kafka_protocol::messages::consumer_protocol_assignment::ConsumerProtocolAssignment;
-use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -16,15 +15,14 @@ use kafka_protocol::messages::offset_delete_request::{
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
-    BrokerId, DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
-    ListGroupsRequest, ListOffsetsRequest, OffsetCommitRequest, OffsetDeleteRequest,
-    OffsetFetchRequest,
+    DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId, ListGroupsRequest,
+    OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
 use super::{GroupError, GroupResult};
 use crate::client::error::Error;
-use crate::client::kafka::{Conn, Supported, kafka_error, topic_name};
+use crate::client::kafka::{Conn, Supported, kafka_error, list_offsets_on, topic_name};
 
 impl Supported for FindCoordinatorRequest {
     const OURS: (i16, i16) = (0, 6);
@@ -371,38 +369,11 @@ pub(super) async fn offsets_for_timestamp(
     partitions: &[i32],
     ts_ms: i64,
 ) -> GroupResult<Vec<(i32, Option<i64>)>> {
-    let req = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_topics(vec![
-            ListOffsetsTopic::default()
-                .with_name(topic_name(topic))
-                .with_partitions(
-                    partitions
-                        .iter()
-                        .map(|p| {
-                            ListOffsetsPartition::default()
-                                .with_partition_index(*p)
-                                .with_current_leader_epoch(-1)
-                                .with_timestamp(ts_ms)
-                        })
-                        .collect(),
-                ),
-        ]);
-    let resp = conn.request(req).await?;
-    let mut out = Vec::new();
-    for t in resp.topics {
-        for p in t.partitions {
-            if p.error_code == UNKNOWN_TOPIC {
-                return Err(Error::UnknownTopic(topic.to_owned()).into());
-            }
-            if let Some(e) = kafka_error(p.error_code, None) {
-                return Err(e.into());
-            }
-            out.push((p.partition_index, (p.offset >= 0).then_some(p.offset)));
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
+    let offsets = list_offsets_on(conn, topic, partitions, ts_ms).await?;
+    Ok(offsets
+        .into_iter()
+        .map(|(p, o)| (p, (o >= 0).then_some(o)))
+        .collect())
 }
 
 /// The partitions a consumer-protocol assignment gives a member, by topic.

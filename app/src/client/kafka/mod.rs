@@ -379,38 +379,7 @@ impl Client {
             OffsetSpec::Earliest => -2,
             OffsetSpec::Latest => -1,
         };
-        let req = ListOffsetsRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_topics(vec![
-                ListOffsetsTopic::default()
-                    .with_name(topic_name(topic))
-                    .with_partitions(
-                        partitions
-                            .iter()
-                            .map(|p| {
-                                ListOffsetsPartition::default()
-                                    .with_partition_index(*p)
-                                    .with_current_leader_epoch(-1)
-                                    .with_timestamp(ts)
-                            })
-                            .collect(),
-                    ),
-            ]);
-        let resp = conn.request(req).await?;
-        let mut out = Vec::new();
-        for t in resp.topics {
-            for p in t.partitions {
-                if p.error_code == 3 {
-                    return Err(Error::UnknownTopic(topic.to_owned()));
-                }
-                if let Some(e) = kafka_error(p.error_code, None) {
-                    return Err(e);
-                }
-                out.push((p.partition_index, p.offset));
-            }
-        }
-        out.sort_unstable();
-        Ok(out)
+        list_offsets_on(&mut conn, topic, partitions, ts).await
     }
 
     /// Start and end (high watermark) offsets of partitions.
@@ -442,4 +411,47 @@ impl Client {
     pub async fn is_kvstore_topic(&self, topic: &str) -> Result<bool> {
         Ok(is_kvstore(&self.topic_configs(topic).await?))
     }
+}
+
+/// ListOffsets on `conn` for partitions of a topic at `ts` (-2 earliest, -1
+/// latest, else a timestamp in ms: the first offset whose record is at least
+/// that new, -1 when none is), sorted by partition.
+pub(crate) async fn list_offsets_on(
+    conn: &mut Conn,
+    topic: &str,
+    partitions: &[i32],
+    ts: i64,
+) -> Result<Vec<(i32, i64)>> {
+    let req = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![
+            ListOffsetsTopic::default()
+                .with_name(topic_name(topic))
+                .with_partitions(
+                    partitions
+                        .iter()
+                        .map(|p| {
+                            ListOffsetsPartition::default()
+                                .with_partition_index(*p)
+                                .with_current_leader_epoch(-1)
+                                .with_timestamp(ts)
+                        })
+                        .collect(),
+                ),
+        ]);
+    let resp = conn.request(req).await?;
+    let mut out = Vec::new();
+    for t in resp.topics {
+        for p in t.partitions {
+            if p.error_code == 3 {
+                return Err(Error::UnknownTopic(topic.to_owned()));
+            }
+            if let Some(e) = kafka_error(p.error_code, None) {
+                return Err(e);
+            }
+            out.push((p.partition_index, p.offset));
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
 }
