@@ -305,3 +305,36 @@ impl Kv {
         }
     }
 }
+
+/// The first ```` ```bash ```` block after the README heading `heading`
+/// (e.g. `"### kvstore API walkthrough"`), for tests that run it verbatim.
+pub fn readme_bash_block(heading: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    let section = readme
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("README has no {heading:?}"));
+    let block = section
+        .split("```bash")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no ```bash block after {heading:?}"));
+    block.split("```").next().unwrap_or_default().to_owned()
+}
+
+/// Runs `script` with `bash -c` under `set -euo pipefail`; panics with its
+/// output if it fails; returns its stdout.
+pub fn run_bash(script: &str) -> String {
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{script}"))
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

@@ -386,28 +386,9 @@ async fn sigterm_ends_long_polls_and_exits_zero() {
 #[tokio::test]
 async fn readme_walkthrough_works_verbatim() {
     let b = Broker::start(&["--topic", "example-topic"]).unwrap();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = readme.split("### kvstore API walkthrough").nth(1).unwrap();
-    let block = section
-        .split("```bash")
-        .nth(1)
-        .unwrap()
-        .split("```")
-        .next()
-        .unwrap();
+    let block = rpkv_e2e::readme_bash_block("### kvstore API walkthrough");
     let script = block.replace("http://localhost:18082", &b.url());
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -euo pipefail\n{script}"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = rpkv_e2e::run_bash(&script);
     for expected in [
         r#"{"results":[{"key":"Zm9v","value":"YmFy"},{"key":"bm9wZQ=="},{"key":"Y291bnRlcg==","value":"MTE="}]}"#,
         r#"{"entries":[{"key":"dXNlcjoxMjM=","value":"eyJuYW1lIjoiQWxpY2UifQ=="}]}"#,

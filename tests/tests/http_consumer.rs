@@ -8,10 +8,9 @@
 mod kafka_common;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kafka_common::{GroupMember, kcat, python, repo_root};
+use kafka_common::{GroupMember, kcat, python};
 use rpkv_e2e::Broker;
 use serde_json::{Value, json};
 
@@ -365,32 +364,11 @@ async fn an_idle_instance_expires_after_the_consumer_timeout() {
 #[tokio::test]
 async fn readme_consumer_flow_works_verbatim() {
     let b = Broker::start(&["--topic", "events"]).unwrap();
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let section = readme
-        .split("### Use it as your application's Kafka")
-        .nth(1)
-        .expect("README has the section");
-    let block = section
-        .split("```bash")
-        .nth(1)
-        .unwrap()
-        .split("```")
-        .next()
-        .unwrap();
+    let block = rpkv_e2e::readme_bash_block("### Use it as your application's Kafka");
     let script = block
         .replace("http://localhost:18082", &b.url())
         .replace("127.0.0.1:19092", &kafka(&b));
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -euo pipefail\n{script}"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = rpkv_e2e::run_bash(&script);
     // Every `# => ...` line of the block is what the command above printed.
     let expected: Vec<String> = block
         .lines()
