@@ -34,11 +34,13 @@ pub enum Action {
     Copy,
     Export,
     Groups,
+    Follow,
+    Changes,
 }
 
 impl Action {
     /// Every action, in the order help lists them.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 29] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -65,6 +67,8 @@ impl Action {
         Action::Copy,
         Action::Export,
         Action::Groups,
+        Action::Follow,
+        Action::Changes,
         Action::Quit,
     ];
 
@@ -98,6 +102,8 @@ impl Action {
             Action::Copy => "copy",
             Action::Export => "export",
             Action::Groups => "groups",
+            Action::Follow => "follow",
+            Action::Changes => "changes",
         }
     }
 
@@ -131,6 +137,8 @@ impl Action {
             Action::Copy => "copy value (OSC 52)",
             Action::Export => "export range to JSONL",
             Action::Groups => "consumer groups of the selected topic (:groups: all)",
+            Action::Follow => "follow mode: live changes in the scan (on/off)",
+            Action::Changes => "changes popup (while following)",
         }
     }
 }
@@ -175,11 +183,13 @@ pub enum PopupAction {
     OfferStart,
     OfferDecline,
     OfferQuit,
+    ChangesJump,
+    ChangesClose,
 }
 
 impl PopupAction {
     /// Every popup action.
-    pub const ALL: [PopupAction; 18] = [
+    pub const ALL: [PopupAction; 20] = [
         PopupAction::InputSubmit,
         PopupAction::InputCancel,
         PopupAction::InputClear,
@@ -198,6 +208,8 @@ impl PopupAction {
         PopupAction::OfferStart,
         PopupAction::OfferDecline,
         PopupAction::OfferQuit,
+        PopupAction::ChangesJump,
+        PopupAction::ChangesClose,
     ];
 
     /// The name used in the config file's `[keys]` table.
@@ -221,6 +233,8 @@ impl PopupAction {
             PopupAction::OfferStart => "offer_start",
             PopupAction::OfferDecline => "offer_decline",
             PopupAction::OfferQuit => "offer_quit",
+            PopupAction::ChangesJump => "changes_jump",
+            PopupAction::ChangesClose => "changes_close",
         }
     }
 }

@@ -16,6 +16,7 @@
 mod actions;
 mod commands;
 mod edits;
+mod follow;
 mod groups;
 mod mouse;
 mod navigate;
@@ -228,6 +229,8 @@ pub struct App {
     writing: Option<(u64, Pending)>,
     /// The groups view, when open (it replaces the panes).
     groups: Option<GroupsView>,
+    /// Follow mode, when on (see [`follow`]).
+    follow: Option<super::follow::Follow>,
 }
 
 impl App {
@@ -266,6 +269,7 @@ impl App {
             dev_data_dir: setup.dev_data_dir,
             writing: None,
             groups: None,
+            follow: None,
         }
     }
 
@@ -394,6 +398,9 @@ impl App {
     /// A spinner tick while busy.
     pub fn tick(&mut self) {
         self.spinner = self.spinner.wrapping_add(1);
+        if let Some(f) = &mut self.follow {
+            f.prune(std::time::Instant::now());
+        }
     }
 
     /// Shows a message in the status line (for the loop's own errors).
@@ -408,6 +415,7 @@ impl App {
     /// and reloads. The loop swaps the client its requests run with.
     pub fn set_target(&mut self, http_url: String, read_only: bool, profile: Option<String>) {
         self.cancel_all();
+        self.stop_follow();
         self.http_url = http_url;
         self.read_only = read_only;
         self.profile = profile;

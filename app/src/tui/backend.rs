@@ -9,7 +9,9 @@ use std::time::Duration;
 #[cfg(feature = "dev")]
 use tokio::sync::mpsc;
 
-use crate::client::{Client, Error, Located, Lookup, Precondition, ScanRange, WriteRequest};
+use crate::client::{
+    Client, Error, Located, Lookup, Precondition, ScanRange, WatchEvent, WatchOptions, WriteRequest,
+};
 
 // The TUI's names for the library's types (the operations are the library's).
 pub use crate::client::{
@@ -94,6 +96,13 @@ pub enum Request {
     },
     /// The groups view's work (see `super::groups`).
     Groups(super::groups::GroupsRequest),
+    /// Follow mode: a watch of these partitions and range from now on. It
+    /// replies many times ([`Reply::Follow`]) until it is cancelled.
+    Follow {
+        topic: String,
+        partitions: Vec<i32>,
+        range: ScanRange,
+    },
 }
 
 impl Request {
@@ -108,6 +117,7 @@ impl Request {
             Request::History { .. } => "reading the log",
             Request::Export { .. } => "exporting",
             Request::Groups(g) => g.label(),
+            Request::Follow { .. } => "following",
         }
     }
 }
@@ -144,6 +154,16 @@ pub enum Reply {
     /// The embedded dev broker is serving (or failed to start).
     DevBroker(Result<SocketAddr, String>),
     Groups(super::groups::GroupsReply),
+    /// One event of follow mode's watch; an `Err` ends it.
+    Follow(Result<WatchEvent, Error>),
+}
+
+impl Reply {
+    /// True for replies of a request that keeps replying (follow mode):
+    /// its task runs on after one.
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Reply::Follow(Ok(_)))
+    }
 }
 
 /// A finished request with the id it was spawned under.
@@ -219,6 +239,51 @@ pub(super) async fn run(client: Client, req: Request) -> Reply {
             result: export(&client, &topic, &partitions, &range, path).await,
         },
         Request::Groups(g) => Reply::Groups(super::groups::run(&client, g).await),
+        Request::Follow { .. } => Reply::Follow(Err(Error::InvalidInput(
+            "follow mode runs as a stream (see follow)".to_owned(),
+        ))),
+    }
+}
+
+/// Follow mode's watch: every event of [`Client::watch`] goes to `send`
+/// (which returns false once nobody listens); returns the error that ended it.
+pub(super) async fn follow(
+    client: Client,
+    topic: String,
+    partitions: Vec<i32>,
+    range: ScanRange,
+    send: impl Fn(Reply) -> bool,
+) {
+    let opts = WatchOptions {
+        partitions,
+        range,
+        ..WatchOptions::default()
+    };
+    let mut watch = match client.watch(&topic, opts).await {
+        Ok(w) => w,
+        Err(e) => {
+            send(Reply::Follow(Err(e)));
+            return;
+        }
+    };
+    loop {
+        match watch.next().await {
+            Some(Ok(ev)) => {
+                if !send(Reply::Follow(Ok(ev))) {
+                    return;
+                }
+            }
+            Some(Err(e)) => {
+                send(Reply::Follow(Err(e)));
+                return;
+            }
+            None => {
+                send(Reply::Follow(Err(Error::InvalidInput(
+                    "the watch stopped".to_owned(),
+                ))));
+                return;
+            }
+        }
     }
 }
 

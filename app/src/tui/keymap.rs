@@ -198,6 +198,8 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::Copy, &["y"]),
     (Action::Export, &["x"]),
     (Action::Groups, &["C"]),
+    (Action::Follow, &["F"]),
+    (Action::Changes, &["c"]),
 ];
 
 /// Today's popup keys.
@@ -220,6 +222,8 @@ const POPUP_DEFAULTS: &[(PopupAction, &[&str])] = &[
     (PopupAction::OfferStart, &["y", "enter"]),
     (PopupAction::OfferDecline, &["n", "esc"]),
     (PopupAction::OfferQuit, &["q"]),
+    (PopupAction::ChangesJump, &["enter"]),
+    (PopupAction::ChangesClose, &["esc", "c", "q"]),
 ];
 
 impl Default for Keymap {

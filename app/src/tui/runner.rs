@@ -52,6 +52,22 @@ impl Runner {
     pub fn spawn(&mut self, id: u64, req: Request) {
         let client = self.client.clone();
         let tx = self.tx.clone();
+        if let Request::Follow {
+            topic,
+            partitions,
+            range,
+        } = req
+        {
+            let handle = tokio::spawn(super::backend::follow(
+                client,
+                topic,
+                partitions,
+                range,
+                move |reply| tx.send(Response { id, reply }).is_ok(),
+            ));
+            self.tasks.insert(id, handle.abort_handle());
+            return;
+        }
         let handle = tokio::spawn(async move {
             let reply = super::backend::run(client, req).await;
             let _ = tx.send(Response { id, reply });

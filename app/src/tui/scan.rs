@@ -27,11 +27,15 @@
 //!   was known after it is forgotten, and the cursor stays on its key, or
 //!   the next one when its key was deleted.
 
+mod live;
+
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::client::{ScanRange, key_after};
 
 use super::backend::{Page, Row};
+
+pub use live::Applied;
 
 /// Rows per page (one scan request per partition).
 pub const PAGE_SIZE: usize = 100;

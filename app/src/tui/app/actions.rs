@@ -78,6 +78,8 @@ impl App {
                 None => self.info("no value to copy"),
             },
             Action::Export => self.begin_export(),
+            Action::Follow => self.toggle_follow(),
+            Action::Changes => self.open_changes(),
             Action::Groups => {
                 let topic = self.selected_topic().map(|t| t.name.clone());
                 self.open_groups(topic);

@@ -13,8 +13,10 @@ use super::{App, Conn, Focus, Origin, Pending};
 impl App {
     /// Takes a finished request's reply.
     pub fn on_response(&mut self, resp: Response) {
-        let known =
-            self.inflight.remove(&resp.id).is_some() || resp.id == 0 || self.groups_owns(resp.id);
+        let known = self.inflight.remove(&resp.id).is_some()
+            || resp.id == 0
+            || self.groups_owns(resp.id)
+            || self.follow_owns(resp.id);
         let want = self.page_requests.remove(&resp.id);
         if !known {
             return; // cancelled
@@ -30,7 +32,9 @@ impl App {
             Reply::Located { result, .. } => answered(result),
             Reply::Written { result, .. } => answered(result),
             Reply::History { result, .. } => answered(result),
-            Reply::Exported { .. } | Reply::DevBroker(_) | Reply::Groups(_) => false,
+            Reply::Exported { .. } | Reply::DevBroker(_) | Reply::Groups(_) | Reply::Follow(_) => {
+                false
+            }
         };
         if answered {
             // Before the reply's own message, which wins.
@@ -74,6 +78,7 @@ impl App {
                         s.accept(w, page);
                         let h = self.table_height;
                         s.scroll_into_view(h);
+                        self.follow_page_taken(resp.id);
                         self.fetch_pages();
                     }
                     (Ok(_), None) => {}
@@ -104,6 +109,7 @@ impl App {
                 Err(e) => self.error(format!("export: {e}")),
             },
             Reply::Groups(r) => self.on_groups_reply(resp.id, r),
+            Reply::Follow(r) => self.on_follow(r),
             Reply::DevBroker(r) => match r {
                 Ok(addr) => self.info(format!("embedded dev broker serving on {addr}")),
                 Err(e) => self.error(format!("dev broker: {e}")),

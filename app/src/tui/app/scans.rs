@@ -36,6 +36,7 @@ impl App {
         self.partition_cursor = partition.map_or(0, |p| p as usize + 1);
         let generation = self.next_generation();
         self.cancel_pages();
+        self.stop_follow();
         self.scan = Some(ScanView::new(
             topic.name.clone(),
             partitions,
@@ -65,6 +66,7 @@ impl App {
         };
         let id = self.request(req);
         self.page_requests.insert(id, want);
+        self.follow_page_sent(id);
     }
 
     pub(super) fn after_cursor_move(&mut self) {
@@ -104,6 +106,7 @@ impl App {
         s.restart(generation);
         self.focus = Focus::Scan;
         self.value_scroll = 0;
+        self.refollow();
         self.fetch_pages();
     }
 

@@ -7,6 +7,8 @@
 mod app_unit;
 mod broker;
 mod editing;
+mod follow;
+mod follow_window;
 mod groups;
 mod paging;
 mod scan_view;
@@ -213,7 +215,9 @@ impl Harness {
         while self.app.busy() {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(Some(resp)) => {
-                    self.runner.finished(resp.id);
+                    if !resp.reply.is_stream() {
+                        self.runner.finished(resp.id);
+                    }
                     self.app.on_response(resp);
                     self.perform();
                     self.draw();
