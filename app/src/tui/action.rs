@@ -36,11 +36,12 @@ pub enum Action {
     Groups,
     Follow,
     Changes,
+    ValueFilter,
 }
 
 impl Action {
     /// Every action, in the order help lists them.
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -69,6 +70,7 @@ impl Action {
         Action::Groups,
         Action::Follow,
         Action::Changes,
+        Action::ValueFilter,
         Action::Quit,
     ];
 
@@ -104,6 +106,7 @@ impl Action {
             Action::Groups => "groups",
             Action::Follow => "follow",
             Action::Changes => "changes",
+            Action::ValueFilter => "value_filter",
         }
     }
 
@@ -139,6 +142,7 @@ impl Action {
             Action::Groups => "consumer groups of the selected topic (:groups: all)",
             Action::Follow => "follow mode: live changes in the scan (on/off)",
             Action::Changes => "changes popup (while following)",
+            Action::ValueFilter => "jq filter on values (page by page, Esc cancels)",
         }
     }
 }

@@ -23,6 +23,7 @@ mod navigate;
 mod popup_keys;
 mod replies;
 mod scans;
+mod value_filter;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -231,6 +232,8 @@ pub struct App {
     groups: Option<GroupsView>,
     /// Follow mode, when on (see [`follow`]).
     follow: Option<super::follow::Follow>,
+    /// The `|` filter running or shown (see [`value_filter`]).
+    filtering: Option<value_filter::FilterRun>,
 }
 
 impl App {
@@ -270,6 +273,7 @@ impl App {
             writing: None,
             groups: None,
             follow: None,
+            filtering: None,
         }
     }
 

@@ -4,13 +4,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "dev")]
 use tokio::sync::mpsc;
 
 use crate::client::{
-    Client, Error, Located, Lookup, Precondition, ScanRange, WatchEvent, WatchOptions, WriteRequest,
+    Client, Error, Located, Lookup, Precondition, ScanRange, ValueFilter, WatchEvent, WatchOptions,
+    WriteRequest,
 };
 
 // The TUI's names for the library's types (the operations are the library's).
@@ -103,6 +105,16 @@ pub enum Request {
         partitions: Vec<i32>,
         range: ScanRange,
     },
+    /// The `|` filter: the first `max` entries of the range whose value
+    /// matches, read page by page; replies [`Reply::FilterProgress`] after
+    /// each page, then [`Reply::Filtered`].
+    Filter {
+        topic: String,
+        partitions: Vec<i32>,
+        range: ScanRange,
+        filter: Arc<ValueFilter>,
+        max: usize,
+    },
 }
 
 impl Request {
@@ -118,6 +130,7 @@ impl Request {
             Request::Export { .. } => "exporting",
             Request::Groups(g) => g.label(),
             Request::Follow { .. } => "following",
+            Request::Filter { .. } => "filtering",
         }
     }
 }
@@ -156,13 +169,20 @@ pub enum Reply {
     Groups(super::groups::GroupsReply),
     /// One event of follow mode's watch; an `Err` ends it.
     Follow(Result<WatchEvent, Error>),
+    /// The `|` filter read another page.
+    FilterProgress {
+        scanned: u64,
+        matched: u64,
+    },
+    /// The `|` filter's matches.
+    Filtered(Result<Vec<Row>, Error>),
 }
 
 impl Reply {
     /// True for replies of a request that keeps replying (follow mode):
     /// its task runs on after one.
     pub fn is_stream(&self) -> bool {
-        matches!(self, Reply::Follow(Ok(_)))
+        matches!(self, Reply::Follow(Ok(_)) | Reply::FilterProgress { .. })
     }
 }
 
@@ -242,7 +262,51 @@ pub(super) async fn run(client: Client, req: Request) -> Reply {
         Request::Follow { .. } => Reply::Follow(Err(Error::InvalidInput(
             "follow mode runs as a stream (see follow)".to_owned(),
         ))),
+        Request::Filter {
+            topic,
+            partitions,
+            range,
+            filter,
+            max,
+        } => Reply::Filtered(
+            client
+                .scan_matching(&topic, &partitions, &range, &filter, max, |_, _| {})
+                .await
+                .map_err(|e| e.source),
+        ),
     }
+}
+
+/// The `|` filter, with a [`Reply::FilterProgress`] to `send` after each page.
+pub(super) async fn filter(
+    client: Client,
+    req: Request,
+    send: impl Fn(Reply) -> bool,
+) -> Option<Reply> {
+    let Request::Filter {
+        topic,
+        partitions,
+        range,
+        filter,
+        max,
+    } = req
+    else {
+        return None;
+    };
+    let result = client
+        .scan_matching(
+            &topic,
+            &partitions,
+            &range,
+            &filter,
+            max,
+            |scanned, matched| {
+                send(Reply::FilterProgress { scanned, matched });
+            },
+        )
+        .await
+        .map_err(|e| e.source);
+    Some(Reply::Filtered(result))
 }
 
 /// Follow mode's watch: every event of [`Client::watch`] goes to `send`

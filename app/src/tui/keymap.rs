@@ -200,6 +200,7 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::Groups, &["C"]),
     (Action::Follow, &["F"]),
     (Action::Changes, &["c"]),
+    (Action::ValueFilter, &["|"]),
 ];
 
 /// Today's popup keys.

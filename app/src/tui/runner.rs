@@ -68,6 +68,17 @@ impl Runner {
             self.tasks.insert(id, handle.abort_handle());
             return;
         }
+        if matches!(req, Request::Filter { .. }) {
+            let handle = tokio::spawn(async move {
+                let progress = tx.clone();
+                let send = move |reply| progress.send(Response { id, reply }).is_ok();
+                if let Some(reply) = super::backend::filter(client, req, send).await {
+                    let _ = tx.send(Response { id, reply });
+                }
+            });
+            self.tasks.insert(id, handle.abort_handle());
+            return;
+        }
         let handle = tokio::spawn(async move {
             let reply = super::backend::run(client, req).await;
             let _ = tx.send(Response { id, reply });

@@ -105,6 +105,8 @@ pub struct ScanView {
     pub stale: bool,
     /// The page a reload fetches (the one holding the cursor).
     reload_page: usize,
+    /// The `|` jq expression whose matches are shown (then the rows are fixed).
+    pub value_filter: Option<String>,
 }
 
 impl ScanView {
@@ -134,6 +136,7 @@ impl ScanView {
             generation,
             stale: false,
             reload_page: 0,
+            value_filter: None,
         }
     }
 

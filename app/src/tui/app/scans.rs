@@ -37,6 +37,7 @@ impl App {
         let generation = self.next_generation();
         self.cancel_pages();
         self.stop_follow();
+        self.drop_value_filter();
         self.scan = Some(ScanView::new(
             topic.name.clone(),
             partitions,
@@ -99,8 +100,10 @@ impl App {
     pub(super) fn set_range(&mut self, range: ScanRange, prefix: Option<Vec<u8>>) {
         let generation = self.next_generation();
         self.cancel_pages();
+        self.drop_value_filter();
         let Some(s) = &mut self.scan else { return };
         s.source = Source::Scan;
+        s.value_filter = None;
         s.range = range;
         s.prefix = prefix;
         s.restart(generation);

@@ -75,7 +75,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             t.warn(),
         ));
     }
-    if s.source == Source::Keys {
+    if let Some(expr) = &s.value_filter {
+        title.push(Span::styled(format!("· | {expr} "), t.warn()));
+    } else if s.source == Source::Keys {
         title.push(Span::styled("· :get results ", t.warn()));
     }
     title.push(Span::styled(

@@ -13,6 +13,7 @@ mod groups;
 mod paging;
 mod scan_view;
 mod screens;
+mod value_filter;
 
 use std::net::SocketAddr;
 use std::path::Path;
