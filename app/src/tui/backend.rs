@@ -310,12 +310,14 @@ pub(super) async fn filter(
 }
 
 /// Follow mode's watch: every event of [`Client::watch`] goes to `send`
-/// (which returns false once nobody listens); returns the error that ended it.
+/// (which returns false once nobody listens), each after taking one of
+/// `credits`; the error that ends it is the last event.
 pub(super) async fn follow(
     client: Client,
     topic: String,
     partitions: Vec<i32>,
     range: ScanRange,
+    credits: Arc<tokio::sync::Semaphore>,
     send: impl Fn(Reply) -> bool,
 ) {
     let opts = WatchOptions {
@@ -333,6 +335,11 @@ pub(super) async fn follow(
     loop {
         match watch.next().await {
             Some(Ok(ev)) => {
+                // One credit per event: the loop gives it back once it took it.
+                match credits.acquire().await {
+                    Ok(permit) => permit.forget(),
+                    Err(_) => return,
+                }
                 if !send(Reply::Follow(Ok(ev))) {
                     return;
                 }

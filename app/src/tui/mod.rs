@@ -253,7 +253,9 @@ async fn event_loop(
         dirty = tokio::select! {
             Some(ev) = events.recv() => app.on_event(ev),
             Some(resp) = replies.recv() => {
-                if !resp.reply.is_stream() {
+                if resp.reply.is_stream() {
+                    runner.taken(resp.id);
+                } else {
                     runner.finished(resp.id);
                 }
                 let addr = match &resp.reply {

@@ -4,8 +4,9 @@
 //! sees a task, so it can be driven without a runtime in tests.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::AbortHandle;
 
 use crate::client::Client;
@@ -18,7 +19,15 @@ pub struct Runner {
     client: Client,
     tx: mpsc::UnboundedSender<Response>,
     tasks: HashMap<u64, AbortHandle>,
+    /// Per streaming request (follow mode): permits for replies it may send
+    /// before the loop has taken the earlier ones, so a watch faster than the
+    /// UI waits (the watch's own channel then slows the fetching) instead of
+    /// filling the reply channel.
+    credits: HashMap<u64, Arc<Semaphore>>,
 }
+
+/// Replies a streaming request may have sent and the loop not yet taken.
+pub const STREAM_CREDITS: usize = 16;
 
 impl Runner {
     pub fn new(client: Client, tx: mpsc::UnboundedSender<Response>) -> Self {
@@ -26,6 +35,7 @@ impl Runner {
             client,
             tx,
             tasks: HashMap::new(),
+            credits: HashMap::new(),
         }
     }
 
@@ -58,11 +68,14 @@ impl Runner {
             range,
         } = req
         {
+            let credits = Arc::new(Semaphore::new(STREAM_CREDITS));
+            self.credits.insert(id, credits.clone());
             let handle = tokio::spawn(super::backend::follow(
                 client,
                 topic,
                 partitions,
                 range,
+                credits,
                 move |reply| tx.send(Response { id, reply }).is_ok(),
             ));
             self.tasks.insert(id, handle.abort_handle());
@@ -88,6 +101,7 @@ impl Runner {
 
     /// Aborts the request `id`, if it still runs.
     pub fn cancel(&mut self, id: u64) {
+        self.credits.remove(&id);
         if let Some(h) = self.tasks.remove(&id) {
             h.abort();
         }
@@ -95,7 +109,16 @@ impl Runner {
 
     /// The reply of `id` arrived: forget its handle.
     pub fn finished(&mut self, id: u64) {
+        self.credits.remove(&id);
         self.tasks.remove(&id);
+    }
+
+    /// A reply of `id` was taken: a stream may send another one. (The loop
+    /// calls this for every reply; only streams have credits.)
+    pub fn taken(&mut self, id: u64) {
+        if let Some(c) = self.credits.get(&id) {
+            c.add_permits(1);
+        }
     }
 
     /// Spawns and cancels as App asked; returns the effects, in order, for

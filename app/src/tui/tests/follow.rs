@@ -29,7 +29,9 @@ async fn until(h: &mut Harness, what: &str, done: impl Fn(&Harness) -> bool) {
     while !done(h) {
         match tokio::time::timeout_at(deadline, h.rx.recv()).await {
             Ok(Some(resp)) => {
-                if !resp.reply.is_stream() {
+                if resp.reply.is_stream() {
+                    h.runner.taken(resp.id);
+                } else {
                     h.runner.finished(resp.id);
                 }
                 h.app.on_response(resp);
@@ -177,5 +179,40 @@ async fn tui_follow_with_a_prefix_shows_only_its_keys() {
     // Leaving the scan view (the groups view) stops following.
     h.command("groups").await;
     assert!(h.app.follow().is_none());
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn tui_follow_waits_for_the_ui_instead_of_queueing_replies() {
+    let (b, mut h) = setup().await;
+    h.command("topic demo").await;
+    follow_on(&mut h).await;
+    // 40 writes, one after the other, while the UI takes no reply.
+    for i in 0..40 {
+        put(&b, &format!("burst:{i:02}"), "x").await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut queued = Vec::new();
+    while let Ok(resp) = h.rx.try_recv() {
+        queued.push(resp);
+    }
+    assert!(!queued.is_empty(), "the watch sent nothing");
+    assert!(
+        queued.len() <= super::super::runner::STREAM_CREDITS,
+        "{} replies queued",
+        queued.len()
+    );
+    // Taking them lets the rest come: every key shows.
+    for resp in queued {
+        h.runner.taken(resp.id);
+        h.app.on_response(resp);
+        h.perform();
+    }
+    h.draw();
+    until(&mut h, "every burst key shown", |h| {
+        (0..40).all(|i| shown(h, &format!("burst:{i:02}")))
+    })
+    .await;
+    assert_eq!(h.app.follow().map(|f| f.count), Some(40));
     b.stop().await;
 }

@@ -216,7 +216,9 @@ impl Harness {
         while self.app.busy() {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(Some(resp)) => {
-                    if !resp.reply.is_stream() {
+                    if resp.reply.is_stream() {
+                        self.runner.taken(resp.id);
+                    } else {
                         self.runner.finished(resp.id);
                     }
                     self.app.on_response(resp);
