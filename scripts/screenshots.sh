@@ -128,3 +128,22 @@ keys Enter
 sleep 1
 shot 08-groups "rpkv: consumer groups with state, members and lag"
 keys q
+
+# Follow mode (over the Kafka listener): keys written with curl while the
+# merged view of demo follows; the changed rows are marked for 2 s.
+tmux -L "$sock" kill-server 2>/dev/null || true
+tmux -L "$sock" -f /dev/null new-session -d -s main -x 120 -y 36 \
+  "env TERM=xterm-256color XDG_STATE_HOME='$work/state' XDG_CONFIG_HOME='$work/config' '$bin/rpkv' --http-url '$url' --brokers '$kafka'; sleep 60"
+sleep 1.5
+keys -l ':topic demo'
+keys Enter
+keys j
+keys j
+keys F
+sleep 1
+put demo 0 'order:1001' '{"user":1,"total":42.5,"status":"paid"}'
+put demo 2 'order:1002' '{"user":3,"total":7,"status":"new"}'
+put demo 1 'counter' '10'
+sleep 0.8
+shot 09-follow "rpkv: follow mode, keys written meanwhile marked in place"
+keys q

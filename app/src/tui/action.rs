@@ -34,11 +34,14 @@ pub enum Action {
     Copy,
     Export,
     Groups,
+    Follow,
+    Changes,
+    ValueFilter,
 }
 
 impl Action {
     /// Every action, in the order help lists them.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 30] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -65,6 +68,9 @@ impl Action {
         Action::Copy,
         Action::Export,
         Action::Groups,
+        Action::Follow,
+        Action::Changes,
+        Action::ValueFilter,
         Action::Quit,
     ];
 
@@ -98,6 +104,9 @@ impl Action {
             Action::Copy => "copy",
             Action::Export => "export",
             Action::Groups => "groups",
+            Action::Follow => "follow",
+            Action::Changes => "changes",
+            Action::ValueFilter => "value_filter",
         }
     }
 
@@ -131,6 +140,9 @@ impl Action {
             Action::Copy => "copy value (OSC 52)",
             Action::Export => "export range to JSONL",
             Action::Groups => "consumer groups of the selected topic (:groups: all)",
+            Action::Follow => "follow mode: live changes in the scan (on/off)",
+            Action::Changes => "changes popup (while following)",
+            Action::ValueFilter => "jq filter on values (page by page, Esc cancels)",
         }
     }
 }
@@ -175,11 +187,13 @@ pub enum PopupAction {
     OfferStart,
     OfferDecline,
     OfferQuit,
+    ChangesJump,
+    ChangesClose,
 }
 
 impl PopupAction {
     /// Every popup action.
-    pub const ALL: [PopupAction; 18] = [
+    pub const ALL: [PopupAction; 20] = [
         PopupAction::InputSubmit,
         PopupAction::InputCancel,
         PopupAction::InputClear,
@@ -198,6 +212,8 @@ impl PopupAction {
         PopupAction::OfferStart,
         PopupAction::OfferDecline,
         PopupAction::OfferQuit,
+        PopupAction::ChangesJump,
+        PopupAction::ChangesClose,
     ];
 
     /// The name used in the config file's `[keys]` table.
@@ -221,6 +237,8 @@ impl PopupAction {
             PopupAction::OfferStart => "offer_start",
             PopupAction::OfferDecline => "offer_decline",
             PopupAction::OfferQuit => "offer_quit",
+            PopupAction::ChangesJump => "changes_jump",
+            PopupAction::ChangesClose => "changes_close",
         }
     }
 }

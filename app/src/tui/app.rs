@@ -16,12 +16,14 @@
 mod actions;
 mod commands;
 mod edits;
+mod follow;
 mod groups;
 mod mouse;
 mod navigate;
 mod popup_keys;
 mod replies;
 mod scans;
+mod value_filter;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -228,6 +230,10 @@ pub struct App {
     writing: Option<(u64, Pending)>,
     /// The groups view, when open (it replaces the panes).
     groups: Option<GroupsView>,
+    /// Follow mode, when on (see [`follow`]).
+    follow: Option<super::follow::Follow>,
+    /// The `|` filter running or shown (see [`value_filter`]).
+    filtering: Option<value_filter::FilterRun>,
 }
 
 impl App {
@@ -266,6 +272,8 @@ impl App {
             dev_data_dir: setup.dev_data_dir,
             writing: None,
             groups: None,
+            follow: None,
+            filtering: None,
         }
     }
 
@@ -394,6 +402,9 @@ impl App {
     /// A spinner tick while busy.
     pub fn tick(&mut self) {
         self.spinner = self.spinner.wrapping_add(1);
+        if let Some(f) = &mut self.follow {
+            f.prune(std::time::Instant::now());
+        }
     }
 
     /// Shows a message in the status line (for the loop's own errors).
@@ -408,6 +419,7 @@ impl App {
     /// and reloads. The loop swaps the client its requests run with.
     pub fn set_target(&mut self, http_url: String, read_only: bool, profile: Option<String>) {
         self.cancel_all();
+        self.stop_follow();
         self.http_url = http_url;
         self.read_only = read_only;
         self.profile = profile;

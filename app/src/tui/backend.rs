@@ -4,12 +4,16 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "dev")]
 use tokio::sync::mpsc;
 
-use crate::client::{Client, Error, Located, Lookup, Precondition, ScanRange, WriteRequest};
+use crate::client::{
+    Client, Error, Located, Lookup, Precondition, ScanRange, ValueFilter, WatchEvent, WatchOptions,
+    WriteRequest,
+};
 
 // The TUI's names for the library's types (the operations are the library's).
 pub use crate::client::{
@@ -94,6 +98,23 @@ pub enum Request {
     },
     /// The groups view's work (see `super::groups`).
     Groups(super::groups::GroupsRequest),
+    /// Follow mode: a watch of these partitions and range from now on. It
+    /// replies many times ([`Reply::Follow`]) until it is cancelled.
+    Follow {
+        topic: String,
+        partitions: Vec<i32>,
+        range: ScanRange,
+    },
+    /// The `|` filter: the first `max` entries of the range whose value
+    /// matches, read page by page; replies [`Reply::FilterProgress`] after
+    /// each page, then [`Reply::Filtered`].
+    Filter {
+        topic: String,
+        partitions: Vec<i32>,
+        range: ScanRange,
+        filter: Arc<ValueFilter>,
+        max: usize,
+    },
 }
 
 impl Request {
@@ -108,6 +129,8 @@ impl Request {
             Request::History { .. } => "reading the log",
             Request::Export { .. } => "exporting",
             Request::Groups(g) => g.label(),
+            Request::Follow { .. } => "following",
+            Request::Filter { .. } => "filtering",
         }
     }
 }
@@ -144,6 +167,23 @@ pub enum Reply {
     /// The embedded dev broker is serving (or failed to start).
     DevBroker(Result<SocketAddr, String>),
     Groups(super::groups::GroupsReply),
+    /// One event of follow mode's watch; an `Err` ends it.
+    Follow(Result<WatchEvent, Error>),
+    /// The `|` filter read another page.
+    FilterProgress {
+        scanned: u64,
+        matched: u64,
+    },
+    /// The `|` filter's matches.
+    Filtered(Result<Vec<Row>, Error>),
+}
+
+impl Reply {
+    /// True for replies of a request that keeps replying (follow mode):
+    /// its task runs on after one.
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Reply::Follow(Ok(_)) | Reply::FilterProgress { .. })
+    }
 }
 
 /// A finished request with the id it was spawned under.
@@ -219,6 +259,102 @@ pub(super) async fn run(client: Client, req: Request) -> Reply {
             result: export(&client, &topic, &partitions, &range, path).await,
         },
         Request::Groups(g) => Reply::Groups(super::groups::run(&client, g).await),
+        Request::Follow { .. } => Reply::Follow(Err(Error::InvalidInput(
+            "follow mode runs as a stream (see follow)".to_owned(),
+        ))),
+        Request::Filter {
+            topic,
+            partitions,
+            range,
+            filter,
+            max,
+        } => Reply::Filtered(
+            client
+                .scan_matching(&topic, &partitions, &range, &filter, max, |_, _| {})
+                .await
+                .map_err(|e| e.source),
+        ),
+    }
+}
+
+/// The `|` filter, with a [`Reply::FilterProgress`] to `send` after each page.
+pub(super) async fn filter(
+    client: Client,
+    req: Request,
+    send: impl Fn(Reply) -> bool,
+) -> Option<Reply> {
+    let Request::Filter {
+        topic,
+        partitions,
+        range,
+        filter,
+        max,
+    } = req
+    else {
+        return None;
+    };
+    let result = client
+        .scan_matching(
+            &topic,
+            &partitions,
+            &range,
+            &filter,
+            max,
+            |scanned, matched| {
+                send(Reply::FilterProgress { scanned, matched });
+            },
+        )
+        .await
+        .map_err(|e| e.source);
+    Some(Reply::Filtered(result))
+}
+
+/// Follow mode's watch: every event of [`Client::watch`] goes to `send`
+/// (which returns false once nobody listens), each after taking one of
+/// `credits`; the error that ends it is the last event.
+pub(super) async fn follow(
+    client: Client,
+    topic: String,
+    partitions: Vec<i32>,
+    range: ScanRange,
+    credits: Arc<tokio::sync::Semaphore>,
+    send: impl Fn(Reply) -> bool,
+) {
+    let opts = WatchOptions {
+        partitions,
+        range,
+        ..WatchOptions::default()
+    };
+    let mut watch = match client.watch(&topic, opts).await {
+        Ok(w) => w,
+        Err(e) => {
+            send(Reply::Follow(Err(e)));
+            return;
+        }
+    };
+    loop {
+        match watch.next().await {
+            Some(Ok(ev)) => {
+                // One credit per event: the loop gives it back once it took it.
+                match credits.acquire().await {
+                    Ok(permit) => permit.forget(),
+                    Err(_) => return,
+                }
+                if !send(Reply::Follow(Ok(ev))) {
+                    return;
+                }
+            }
+            Some(Err(e)) => {
+                send(Reply::Follow(Err(e)));
+                return;
+            }
+            None => {
+                send(Reply::Follow(Err(Error::InvalidInput(
+                    "the watch stopped".to_owned(),
+                ))));
+                return;
+            }
+        }
     }
 }
 

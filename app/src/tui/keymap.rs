@@ -198,6 +198,9 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::Copy, &["y"]),
     (Action::Export, &["x"]),
     (Action::Groups, &["C"]),
+    (Action::Follow, &["F"]),
+    (Action::Changes, &["c"]),
+    (Action::ValueFilter, &["|"]),
 ];
 
 /// Today's popup keys.
@@ -220,6 +223,8 @@ const POPUP_DEFAULTS: &[(PopupAction, &[&str])] = &[
     (PopupAction::OfferStart, &["y", "enter"]),
     (PopupAction::OfferDecline, &["n", "esc"]),
     (PopupAction::OfferQuit, &["q"]),
+    (PopupAction::ChangesJump, &["enter"]),
+    (PopupAction::ChangesClose, &["esc", "c", "q"]),
 ];
 
 impl Default for Keymap {

@@ -18,6 +18,7 @@ pub mod backend;
 pub mod components;
 pub mod event;
 pub mod fmt;
+pub mod follow;
 pub mod groups;
 pub mod keymap;
 pub mod popups;
@@ -248,11 +249,15 @@ async fn event_loop(
         if dirty {
             term.draw(|f| components::draw(f, app)).context("drawing")?;
         }
-        let busy = app.busy();
+        let busy = app.busy() || app.animating();
         dirty = tokio::select! {
             Some(ev) = events.recv() => app.on_event(ev),
             Some(resp) = replies.recv() => {
-                runner.finished(resp.id);
+                if resp.reply.is_stream() {
+                    runner.taken(resp.id);
+                } else {
+                    runner.finished(resp.id);
+                }
                 let addr = match &resp.reply {
                     backend::Reply::DevBroker(Ok(a)) => Some(*a),
                     _ => None,

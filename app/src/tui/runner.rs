@@ -4,8 +4,9 @@
 //! sees a task, so it can be driven without a runtime in tests.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::AbortHandle;
 
 use crate::client::Client;
@@ -18,7 +19,15 @@ pub struct Runner {
     client: Client,
     tx: mpsc::UnboundedSender<Response>,
     tasks: HashMap<u64, AbortHandle>,
+    /// Per streaming request (follow mode): permits for replies it may send
+    /// before the loop has taken the earlier ones, so a watch faster than the
+    /// UI waits (the watch's own channel then slows the fetching) instead of
+    /// filling the reply channel.
+    credits: HashMap<u64, Arc<Semaphore>>,
 }
+
+/// Replies a streaming request may have sent and the loop not yet taken.
+pub const STREAM_CREDITS: usize = 16;
 
 impl Runner {
     pub fn new(client: Client, tx: mpsc::UnboundedSender<Response>) -> Self {
@@ -26,6 +35,7 @@ impl Runner {
             client,
             tx,
             tasks: HashMap::new(),
+            credits: HashMap::new(),
         }
     }
 
@@ -52,6 +62,36 @@ impl Runner {
     pub fn spawn(&mut self, id: u64, req: Request) {
         let client = self.client.clone();
         let tx = self.tx.clone();
+        if let Request::Follow {
+            topic,
+            partitions,
+            range,
+        } = req
+        {
+            let credits = Arc::new(Semaphore::new(STREAM_CREDITS));
+            self.credits.insert(id, credits.clone());
+            let handle = tokio::spawn(super::backend::follow(
+                client,
+                topic,
+                partitions,
+                range,
+                credits,
+                move |reply| tx.send(Response { id, reply }).is_ok(),
+            ));
+            self.tasks.insert(id, handle.abort_handle());
+            return;
+        }
+        if matches!(req, Request::Filter { .. }) {
+            let handle = tokio::spawn(async move {
+                let progress = tx.clone();
+                let send = move |reply| progress.send(Response { id, reply }).is_ok();
+                if let Some(reply) = super::backend::filter(client, req, send).await {
+                    let _ = tx.send(Response { id, reply });
+                }
+            });
+            self.tasks.insert(id, handle.abort_handle());
+            return;
+        }
         let handle = tokio::spawn(async move {
             let reply = super::backend::run(client, req).await;
             let _ = tx.send(Response { id, reply });
@@ -61,6 +101,7 @@ impl Runner {
 
     /// Aborts the request `id`, if it still runs.
     pub fn cancel(&mut self, id: u64) {
+        self.credits.remove(&id);
         if let Some(h) = self.tasks.remove(&id) {
             h.abort();
         }
@@ -68,7 +109,16 @@ impl Runner {
 
     /// The reply of `id` arrived: forget its handle.
     pub fn finished(&mut self, id: u64) {
+        self.credits.remove(&id);
         self.tasks.remove(&id);
+    }
+
+    /// A reply of `id` was taken: a stream may send another one. (The loop
+    /// calls this for every reply; only streams have credits.)
+    pub fn taken(&mut self, id: u64) {
+        if let Some(c) = self.credits.get(&id) {
+            c.add_permits(1);
+        }
     }
 
     /// Spawns and cancels as App asked; returns the effects, in order, for

@@ -27,11 +27,15 @@
 //!   was known after it is forgotten, and the cursor stays on its key, or
 //!   the next one when its key was deleted.
 
+mod live;
+
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::client::{ScanRange, key_after};
 
 use super::backend::{Page, Row};
+
+pub use live::Applied;
 
 /// Rows per page (one scan request per partition).
 pub const PAGE_SIZE: usize = 100;
@@ -101,6 +105,8 @@ pub struct ScanView {
     pub stale: bool,
     /// The page a reload fetches (the one holding the cursor).
     reload_page: usize,
+    /// The `|` jq expression whose matches are shown (then the rows are fixed).
+    pub value_filter: Option<String>,
 }
 
 impl ScanView {
@@ -130,6 +136,7 @@ impl ScanView {
             generation,
             stale: false,
             reload_page: 0,
+            value_filter: None,
         }
     }
 

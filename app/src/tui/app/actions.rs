@@ -78,6 +78,15 @@ impl App {
                 None => self.info("no value to copy"),
             },
             Action::Export => self.begin_export(),
+            Action::Follow => self.toggle_follow(),
+            Action::Changes => self.open_changes(),
+            Action::ValueFilter => {
+                if self.scan.is_none() {
+                    self.info("open a topic first");
+                } else {
+                    self.prompt(InputKind::ValueFilter);
+                }
+            }
             Action::Groups => {
                 let topic = self.selected_topic().map(|t| t.name.clone());
                 self.open_groups(topic);

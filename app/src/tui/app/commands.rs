@@ -23,6 +23,7 @@ impl App {
     pub(super) fn submit_input(&mut self, kind: InputKind, text: String) {
         match kind {
             InputKind::Command => self.command(text.trim()),
+            InputKind::ValueFilter => self.start_value_filter(text.trim()),
             InputKind::Filter => match self.key_format.parse(&text) {
                 Ok(prefix) => {
                     if prefix.is_empty() {

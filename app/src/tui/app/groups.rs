@@ -16,6 +16,7 @@ impl App {
     /// Opens the groups view: every group, or those with offsets in `topic`.
     pub(super) fn open_groups(&mut self, topic: Option<String>) {
         self.close_groups();
+        self.stop_follow();
         self.groups = Some(GroupsView::new(topic.clone()));
         self.request(Request::Groups(GroupsRequest::List {
             topic,

@@ -110,7 +110,9 @@ impl App {
         match self.focus {
             Focus::Value => self.focus = Focus::Scan,
             Focus::Scan => {
-                if self.scan.as_ref().is_some_and(|s| s.prefix.is_some()) {
+                if self.scan.as_ref().is_some_and(|s| s.value_filter.is_some()) {
+                    self.clear_value_filter();
+                } else if self.scan.as_ref().is_some_and(|s| s.prefix.is_some()) {
                     self.set_filter(Vec::new());
                 } else {
                     self.focus = Focus::Partitions;

@@ -21,6 +21,7 @@ impl App {
         let km = &self.keymap;
         match popup {
             Popup::Help(p) => self.popup = p.on_key(&key, km).map(Popup::Help),
+            Popup::Changes(p) => self.changes_key(p, &key),
             Popup::Input(p) => match p.on_key(&key, km) {
                 InputOutcome::Stay(p) => self.popup = Some(Popup::Input(p)),
                 InputOutcome::Close => {}

@@ -13,8 +13,14 @@ use super::{App, Conn, Focus, Origin, Pending};
 impl App {
     /// Takes a finished request's reply.
     pub fn on_response(&mut self, resp: Response) {
+        // A request that replies more than once stays in flight until its last.
+        let in_flight = if resp.reply.is_stream() {
+            self.inflight.contains_key(&resp.id)
+        } else {
+            self.inflight.remove(&resp.id).is_some()
+        };
         let known =
-            self.inflight.remove(&resp.id).is_some() || resp.id == 0 || self.groups_owns(resp.id);
+            in_flight || resp.id == 0 || self.groups_owns(resp.id) || self.follow_owns(resp.id);
         let want = self.page_requests.remove(&resp.id);
         if !known {
             return; // cancelled
@@ -30,7 +36,12 @@ impl App {
             Reply::Located { result, .. } => answered(result),
             Reply::Written { result, .. } => answered(result),
             Reply::History { result, .. } => answered(result),
-            Reply::Exported { .. } | Reply::DevBroker(_) | Reply::Groups(_) => false,
+            Reply::Filtered(result) => answered(result),
+            Reply::Exported { .. }
+            | Reply::DevBroker(_)
+            | Reply::Groups(_)
+            | Reply::Follow(_)
+            | Reply::FilterProgress { .. } => false,
         };
         if answered {
             // Before the reply's own message, which wins.
@@ -74,6 +85,7 @@ impl App {
                         s.accept(w, page);
                         let h = self.table_height;
                         s.scroll_into_view(h);
+                        self.follow_page_taken(resp.id);
                         self.fetch_pages();
                     }
                     (Ok(_), None) => {}
@@ -104,6 +116,9 @@ impl App {
                 Err(e) => self.error(format!("export: {e}")),
             },
             Reply::Groups(r) => self.on_groups_reply(resp.id, r),
+            Reply::Follow(r) => self.on_follow(r),
+            Reply::FilterProgress { scanned, matched } => self.on_filter_progress(scanned, matched),
+            Reply::Filtered(r) => self.on_filtered(r),
             Reply::DevBroker(r) => match r {
                 Ok(addr) => self.info(format!("embedded dev broker serving on {addr}")),
                 Err(e) => self.error(format!("dev broker: {e}")),

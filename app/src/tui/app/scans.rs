@@ -36,6 +36,8 @@ impl App {
         self.partition_cursor = partition.map_or(0, |p| p as usize + 1);
         let generation = self.next_generation();
         self.cancel_pages();
+        self.stop_follow();
+        self.drop_value_filter();
         self.scan = Some(ScanView::new(
             topic.name.clone(),
             partitions,
@@ -65,6 +67,7 @@ impl App {
         };
         let id = self.request(req);
         self.page_requests.insert(id, want);
+        self.follow_page_sent(id);
     }
 
     pub(super) fn after_cursor_move(&mut self) {
@@ -97,13 +100,16 @@ impl App {
     pub(super) fn set_range(&mut self, range: ScanRange, prefix: Option<Vec<u8>>) {
         let generation = self.next_generation();
         self.cancel_pages();
+        self.drop_value_filter();
         let Some(s) = &mut self.scan else { return };
         s.source = Source::Scan;
+        s.value_filter = None;
         s.range = range;
         s.prefix = prefix;
         s.restart(generation);
         self.focus = Focus::Scan;
         self.value_scroll = 0;
+        self.refollow();
         self.fetch_pages();
     }
 

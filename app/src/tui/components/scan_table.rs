@@ -75,7 +75,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             t.warn(),
         ));
     }
-    if s.source == Source::Keys {
+    if let Some(expr) = &s.value_filter {
+        title.push(Span::styled(format!("· | {expr} "), t.warn()));
+    } else if s.source == Source::Keys {
         title.push(Span::styled("· :get results ", t.warn()));
     }
     title.push(Span::styled(
@@ -90,6 +92,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if !s.marked.is_empty() {
         footer.push_str(&format!("· {} selected ", s.marked.len()));
     }
+    if let Some(fl) = app.follow() {
+        let plural = if fl.count == 1 { "" } else { "s" };
+        footer.push_str(&format!("· following: {} change{plural} ", fl.count));
+        if let Some(why) = &fl.retrying {
+            footer.push_str(&format!("· retrying: {why} "));
+        }
+    }
     if s.loading.is_some() {
         footer.push_str("· loading… ");
     } else if s.stale {
@@ -102,15 +111,22 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let size_w = 9;
     let val_w = inner_w.saturating_sub(2 + key_w + part_w + size_w + 4);
     let mut rows = Vec::new();
+    let now = std::time::Instant::now();
     for abs in s.offset..s.offset + height {
         let Some(r) = s.row(abs) else { break };
-        let mark = if s.marked.contains_key(&(r.partition, r.key.clone())) {
-            "●"
+        // Follow mode marks a row whose value just changed.
+        let changed = app
+            .follow()
+            .is_some_and(|fl| fl.flashing(r.partition, &r.key, now));
+        let (mark, mark_style) = if s.marked.contains_key(&(r.partition, r.key.clone())) {
+            ("●", t.marked())
+        } else if changed {
+            ("~", t.warn())
         } else {
-            " "
+            (" ", t.marked())
         };
         let mut cells = vec![
-            Cell::from(Span::styled(mark, t.marked())),
+            Cell::from(Span::styled(mark, mark_style)),
             Cell::from(truncate(&kf.render(&r.key), key_w)),
         ];
         if s.all {
@@ -121,6 +137,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         let mut row = TableRow::new(cells);
         if abs == s.cursor {
             row = row.style(t.selected());
+        } else if changed {
+            row = row.style(t.warn());
         }
         rows.push(row);
     }

@@ -39,10 +39,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         }
     }
     if let Some(label) = app.busy_label() {
+        // The `|` filter says how far it got instead.
+        let what = app.filter_progress().unwrap_or_else(|| format!("{label}…"));
         spans.push(Span::styled(" │ ", t.dim()));
         spans.push(Span::styled(
             format!(
-                "{} {label}… (Esc cancels)",
+                "{} {what} (Esc cancels)",
                 SPINNER[app.spinner() % SPINNER.len()]
             ),
             t.warn(),

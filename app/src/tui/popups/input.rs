@@ -17,6 +17,8 @@ pub enum InputKind {
     Command,
     Filter,
     NewKey,
+    /// A jq expression over the values (`|`).
+    ValueFilter,
 }
 
 /// A prompt and the text typed so far.
@@ -81,6 +83,7 @@ impl InputPopup {
             InputKind::Command => ":",
             InputKind::Filter => "/",
             InputKind::NewKey => "new key: ",
+            InputKind::ValueFilter => "| ",
         };
         let line = Line::from(vec![
             Span::styled(prompt, t.key_hint()),

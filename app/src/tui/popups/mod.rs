@@ -4,6 +4,7 @@
 //! open, or what the user chose; [`super::app::App`] then does it (writes,
 //! opens the next popup). Panes draw in [`super::components`].
 
+pub mod changes;
 pub mod confirm;
 pub mod conflict;
 pub mod dev_offer;
@@ -18,6 +19,7 @@ use ratatui::layout::Rect;
 
 use super::app::App;
 
+pub use changes::ChangesPopup;
 pub use confirm::{ConfirmPopup, Confirmed};
 pub use conflict::ConflictPopup;
 pub use dev_offer::DevOfferPopup;
@@ -37,6 +39,7 @@ pub enum Popup {
     History(HistoryPopup),
     Confirm(ConfirmPopup),
     DevOffer(DevOfferPopup),
+    Changes(ChangesPopup),
 }
 
 impl Popup {
@@ -52,6 +55,7 @@ impl Popup {
             Popup::History(p) => p.draw(f, area, app),
             Popup::Confirm(p) => p.draw(f, area, app),
             Popup::DevOffer(p) => p.draw(f, area, app),
+            Popup::Changes(p) => p.draw(f, area, app),
         }
     }
 }

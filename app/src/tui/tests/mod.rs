@@ -7,10 +7,13 @@
 mod app_unit;
 mod broker;
 mod editing;
+mod follow;
+mod follow_window;
 mod groups;
 mod paging;
 mod scan_view;
 mod screens;
+mod value_filter;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -213,7 +216,11 @@ impl Harness {
         while self.app.busy() {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(Some(resp)) => {
-                    self.runner.finished(resp.id);
+                    if resp.reply.is_stream() {
+                        self.runner.taken(resp.id);
+                    } else {
+                        self.runner.finished(resp.id);
+                    }
                     self.app.on_response(resp);
                     self.perform();
                     self.draw();
