@@ -71,12 +71,15 @@ async fn tui_edit_in_editor_writes_with_cas() -> Result<()> {
         s.contains("user:42") && !s.contains("other:1")
     })
     .with_context(|| format!("filter did not apply:\n{s}"))?;
-    let review = tmux.press_until("E", "Review: edit")?;
-    assert!(review.contains(&sha256_hex(b"original value")), "{review}");
-    assert!(
-        review.contains(&sha256_hex(b"edited in $EDITOR")),
-        "{review}"
+    tmux.press_until("E", "Review: edit")?;
+    // The popup's title can be on screen a frame before its body.
+    let (read, written) = (
+        sha256_hex(b"original value"),
+        sha256_hex(b"edited in $EDITOR"),
     );
+    let review = tmux.wait_for("the review's hashes", |s| {
+        s.contains(&read) && s.contains(&written)
+    })?;
     assert!(review.contains("ifMatches"), "{review}");
     tmux.send(&["y"])?;
     tmux.wait_text("wrote user:42")?;
