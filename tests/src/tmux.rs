@@ -113,3 +113,16 @@ impl Drop for Tmux {
             .status();
     }
 }
+
+/// The shell command that runs the built `rpkv` against `http_url` and
+/// `brokers` with its state and config under `dir` (so nothing of the user's
+/// is read or written), `env` first (e.g. `EDITOR='...'`), then keeps the
+/// pane 30 s after it exits so its last screen can be read.
+pub fn rpkv_command(env: &str, dir: &std::path::Path, http_url: &str, brokers: &str) -> String {
+    format!(
+        "env {env} XDG_STATE_HOME='{}' XDG_CONFIG_HOME='{}' '{}' --http-url '{http_url}' --brokers '{brokers}'; sleep 30",
+        dir.join("state").display(),
+        dir.join("config").display(),
+        crate::bin_path("rpkv").display(),
+    )
+}

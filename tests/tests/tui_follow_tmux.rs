@@ -8,8 +8,8 @@
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
-use rpkv_e2e::tmux::Tmux;
-use rpkv_e2e::{Broker, b64, bin_path};
+use rpkv_e2e::tmux::{Tmux, rpkv_command};
+use rpkv_e2e::{Broker, b64};
 
 /// One atomic write through curl: `puts` of (key, value), `deletes` of keys.
 fn curl_write(broker: &Broker, puts: &[(&str, &str)], deletes: &[&str]) -> Result<()> {
@@ -78,13 +78,7 @@ fn tui_follow_shows_writes_drops_deletes_and_keeps_the_selection() -> Result<()>
     let dir = tempfile::tempdir()?;
     let tmux = Tmux::start(
         "follow",
-        &format!(
-            "env XDG_STATE_HOME='{}' XDG_CONFIG_HOME='{}' '{}' --http-url '{}' --brokers '{addr}'; sleep 30",
-            dir.path().join("state").display(),
-            dir.path().join("config").display(),
-            bin_path("rpkv").display(),
-            broker.url(),
-        ),
+        &rpkv_command("", dir.path(), &broker.url(), &addr),
     )?;
     tmux.wait_text("Topics (1)")?;
     tmux.command("topic kv")?;

@@ -8,9 +8,9 @@ mod kafka_common;
 
 use anyhow::{Context, Result};
 use kafka_common::{GroupMember, kcat, python};
+use rpkv_e2e::Broker;
 use rpkv_e2e::cli::Rpkv;
-use rpkv_e2e::tmux::Tmux;
-use rpkv_e2e::{Broker, bin_path};
+use rpkv_e2e::tmux::{Tmux, rpkv_command};
 
 fn produce(addr: &str, n: usize) {
     let input: String = (0..n).map(|i| format!("v{i}\n")).collect();
@@ -28,13 +28,7 @@ fn tui_groups_view_follows_lag_and_asks_before_changes() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let tmux = Tmux::start(
         "groups",
-        &format!(
-            "env XDG_STATE_HOME='{}' XDG_CONFIG_HOME='{}' '{}' --http-url '{}' --brokers '{addr}'; sleep 30",
-            dir.path().join("state").display(),
-            dir.path().join("config").display(),
-            bin_path("rpkv").display(),
-            broker.url(),
-        ),
+        &rpkv_command("", dir.path(), &broker.url(), &addr),
     )?;
     tmux.wait_text("Topics (1)")?;
     tmux.command("groups")?;

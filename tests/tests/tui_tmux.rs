@@ -31,13 +31,11 @@ fn script(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
 }
 
 fn rpkv_command(broker: &Broker, dir: &Path, editor: &Path) -> String {
-    format!(
-        "env EDITOR='{}' VISUAL= XDG_STATE_HOME='{}' XDG_CONFIG_HOME='{}' '{}' --http-url '{}' --brokers 127.0.0.1:1; sleep 30",
-        editor.display(),
-        dir.join("state").display(),
-        dir.join("config").display(),
-        bin_path("rpkv").display(),
-        broker.url(),
+    rpkv_e2e::tmux::rpkv_command(
+        &format!("EDITOR='{}' VISUAL=", editor.display()),
+        dir,
+        &broker.url(),
+        "127.0.0.1:1",
     )
 }
 

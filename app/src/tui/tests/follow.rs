@@ -12,14 +12,7 @@ use crate::client::test_broker::TestBroker;
 async fn setup() -> (TestBroker, Harness) {
     let b = TestBroker::start(&["demo:3"]).await;
     seed(&b.client, "demo", 3).await;
-    let config = ClientConfig {
-        http_url: b.http_url.clone(),
-        brokers: b.client.brokers().to_vec(),
-        timeout: Duration::from_secs(10),
-        read_attempts: 1,
-        ..ClientConfig::default()
-    };
-    let h = Harness::new(config).await;
+    let h = Harness::for_broker(&b).await;
     (b, h)
 }
 

@@ -3,41 +3,9 @@
 //! above it, changes outside the window change nothing, and the window keeps
 //! its size limits however many keys land in it.
 
-use std::collections::BTreeMap;
-
-use super::super::backend::{Page, Row};
 use super::super::scan::{Applied, MAX_PAGES, REFETCH_LIMIT, ScanView};
+use super::scan_view::{Db, k, pump};
 use crate::client::ScanRange;
-
-type Db = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn k(i: usize) -> Vec<u8> {
-    format!("key-{i:06}").into_bytes()
-}
-
-fn serve(db: &Db, range: &ScanRange, limit: usize) -> Page {
-    let rows: Vec<Row> = db
-        .iter()
-        .filter(|(key, _)| range.start.as_ref().is_none_or(|s| *key >= s))
-        .filter(|(key, _)| range.end.as_ref().is_none_or(|e| *key < e))
-        .take(limit)
-        .map(|(key, value)| Row {
-            partition: 0,
-            key: key.clone(),
-            value: value.clone(),
-        })
-        .collect();
-    let more = rows.len() >= limit;
-    Page { rows, more }
-}
-
-fn pump(v: &mut ScanView, db: &Db) {
-    while let Some((want, range, limit)) = v.wanted() {
-        v.loading = Some(want);
-        v.accept(want, serve(db, &range, limit));
-        v.scroll_into_view(20);
-    }
-}
 
 fn key_at(v: &ScanView) -> Vec<u8> {
     v.current().expect("a row under the cursor").key.clone()

@@ -36,14 +36,7 @@ async fn setup() -> (TestBroker, Harness) {
         .seek_group("audit", &SeekTo::End, &topics)
         .await
         .expect("audit at the end");
-    let config = ClientConfig {
-        http_url: b.http_url.clone(),
-        brokers: b.client.brokers().to_vec(),
-        timeout: Duration::from_secs(10),
-        read_attempts: 1,
-        ..ClientConfig::default()
-    };
-    let h = Harness::new(config).await;
+    let h = Harness::for_broker(&b).await;
     (b, h)
 }
 

@@ -166,6 +166,19 @@ pub(super) struct Harness {
 }
 
 impl Harness {
+    /// A harness whose client reaches `b` over HTTP and Kafka (10 s
+    /// timeouts, no read retries).
+    pub async fn for_broker(b: &crate::client::test_broker::TestBroker) -> Harness {
+        Harness::new(ClientConfig {
+            http_url: b.http_url.clone(),
+            brokers: b.client.brokers().to_vec(),
+            timeout: Duration::from_secs(10),
+            read_attempts: 1,
+            ..ClientConfig::default()
+        })
+        .await
+    }
+
     pub async fn new(config: ClientConfig) -> Harness {
         Harness::with(config, |_| {}).await
     }

@@ -9,9 +9,9 @@ use super::super::scan::{MAX_PAGES, PAGE_SIZE, REFETCH_LIMIT, ScanView};
 use crate::client::ScanRange;
 
 /// One partition's keys.
-type Db = BTreeMap<Vec<u8>, Vec<u8>>;
+pub(super) type Db = BTreeMap<Vec<u8>, Vec<u8>>;
 
-fn k(i: usize) -> Vec<u8> {
+pub(super) fn k(i: usize) -> Vec<u8> {
     format!("key-{i:06}").into_bytes()
 }
 
@@ -21,7 +21,7 @@ fn db(n: usize) -> Db {
 
 /// What a scan of `range` answers: the first `limit` keys, and `more` when
 /// it returned as many as asked (as the broker's scan does).
-fn serve(db: &Db, range: &ScanRange, limit: usize) -> Page {
+pub(super) fn serve(db: &Db, range: &ScanRange, limit: usize) -> Page {
     let rows: Vec<Row> = db
         .iter()
         .filter(|(key, _)| range.start.as_ref().is_none_or(|s| *key >= s))
@@ -38,7 +38,7 @@ fn serve(db: &Db, range: &ScanRange, limit: usize) -> Page {
 }
 
 /// Fetches every page the view asks for, as the app does after each move.
-fn pump(v: &mut ScanView, db: &Db) {
+pub(super) fn pump(v: &mut ScanView, db: &Db) {
     while let Some((want, range, limit)) = v.wanted() {
         v.loading = Some(want);
         let page = serve(db, &range, limit);
