@@ -2,7 +2,7 @@
 //! puts, deletes and atomic batches written over the HTTP kvstore API, every
 //! partition followed, a broker restart mid-stream (offsets checked: nothing
 //! missed, nothing repeated), the start options, key narrowing, and the ways
-//! it ends (--count, --duration) with exit 0.
+//! it ends (--count, --timeout, --duration) with exit 0.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -343,6 +343,21 @@ async fn duration_and_ctrl_c_end_with_exit_0() {
     );
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     assert_eq!(run.stdout, "");
+
+    // --timeout is the spelling: seconds (or a duration), and the
+    // changes before it was up are printed.
+    let put = r.run(&["kv", "put", "kv", "-p", "0", "t1", "v1"]);
+    assert_eq!(put.code, 0, "{put:?}");
+    let t = Instant::now();
+    let run = r.run(&["kv", "watch", "kv", "--from-beginning", "--timeout", "2"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(t.elapsed() >= Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert_eq!(run.stdout.lines().count(), 1, "{run:?}");
+    assert_eq!(run.stdout, "p0 @0  put  t1  v1\n", "{run:?}");
+    let bad = r.run(&["kv", "watch", "kv", "--timeout", "0"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("--timeout"), "{bad:?}");
 
     let mut w = Watching::start(&r, &["kv"]);
     w.started(2);

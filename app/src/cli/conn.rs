@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::client::{
-    Client, ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, Partitioner, SaslMechanism, mask,
-    parse_brokers, redact_url,
+    Client, ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, DEFAULT_TIMEOUT, Partitioner,
+    SaslMechanism, mask, parse_brokers, redact_url,
 };
 use crate::config::{self, ConfigFile};
 
@@ -76,9 +76,10 @@ pub struct ConnArgs {
         value_parser = check_sasl_mechanism
     )]
     pub sasl_mechanism: Option<String>,
-    /// Timeout of one request, in seconds
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30.0)]
-    pub timeout: f64,
+    /// Timeout of one request: seconds (2.5) or a duration (30s, 1m) [default:
+    /// 30s]. In `kv watch` it is how long to watch, and requests keep the default.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
     /// Profile file [default: $XDG_CONFIG_HOME/rpkv/rpkv.toml]
     #[arg(long, global = true, env = "RPKV_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -141,6 +142,23 @@ fn check_sasl_mechanism(s: &str) -> Result<String, String> {
         s.parse::<SaslMechanism>().map_err(|e| e.to_string())?;
     }
     Ok(s.to_owned())
+}
+
+/// `--timeout`: a positive number of seconds, or a duration such as `30s` or
+/// `1m 30s` (humantime).
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 => Duration::try_from_secs_f64(secs)
+            .map_err(|e| format!("{s:?} is not a number of seconds: {e}"))?,
+        Ok(_) => return Err("must be a positive number of seconds".to_owned()),
+        Err(_) => humantime::parse_duration(s).map_err(|e| {
+            format!("{s:?}: {e} (give seconds, as in 2.5, or a duration, as in 30s)")
+        })?,
+    };
+    if d.is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    Ok(d)
 }
 
 impl std::fmt::Debug for ConnArgs {
@@ -239,9 +257,6 @@ impl ConnArgs {
             Some((n, p)) => (Some(n), p),
             None => (None, Default::default()),
         };
-        if !(self.timeout.is_finite() && self.timeout > 0.0) {
-            anyhow::bail!("--timeout must be a positive number of seconds");
-        }
         Ok(ClientConfig {
             http_url: set(&self.http_url)
                 .or(profile.http_url)
@@ -259,7 +274,7 @@ impl ConnArgs {
             user: set(&self.user).or(profile.user),
             password: set(&self.password).or(profile.password),
             sasl_mechanism: self.sasl_mechanism()?.or(profile.sasl_mechanism),
-            timeout: Duration::from_secs_f64(self.timeout),
+            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             read_only: profile.read_only,
             partitioner: self
                 .partitioner()?
@@ -359,5 +374,19 @@ mod tests {
         assert_eq!(conn(&[]), None);
         assert_eq!(conn(&["--kafka-tls"]), Some(true));
         assert_eq!(conn(&["--kafka-tls=false"]), Some(false));
+    }
+
+    #[test]
+    fn timeout_is_seconds_or_a_duration() {
+        let timeout = |args: &[&str]| parse(args).map(|c| c.conn.timeout);
+        assert_eq!(timeout(&[]).unwrap(), None);
+        let secs = Duration::from_secs_f64;
+        assert_eq!(timeout(&["--timeout", "2.5"]).unwrap(), Some(secs(2.5)));
+        assert_eq!(timeout(&["--timeout", "1m 30s"]).unwrap(), Some(secs(90.0)));
+        assert_eq!(timeout(&["--timeout", "250ms"]).unwrap(), Some(secs(0.25)));
+        for bad in ["0", "-1", "0s", "nan", "soon"] {
+            let err = timeout(&["--timeout", bad]).expect_err(bad);
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
     }
 }

@@ -21,13 +21,14 @@ use crate::format::OutputFormat;
   rpkv kv watch example-topic
   rpkv kv watch example-topic --prefix user: --format json
   rpkv kv watch example-topic -p 0 --from-beginning --count 10
-  rpkv kv watch example-topic --filter '.age > 30' --duration 1m
+  rpkv kv watch example-topic --filter '.age > 30' --timeout 1m
 
 Each change is one line: the partition and offset, then `put KEY VALUE` or
 `delete KEY` (json: key, value or \"deleted\": true, partition, offset, timestamp
 in ms). Where each partition starts is said once on stderr. A lost connection is
 retried (stderr says so) from the offset after the last change printed.
-Ends with exit 0 on Ctrl-C, after --count changes or after --duration.
+Ends with exit 0 on Ctrl-C, after --count changes or after --timeout
+(or --duration); requests keep the default timeout.
 With --filter only puts whose JSON value matches are printed (a delete has no
 value to test).")]
 pub struct WatchArgs {
@@ -54,8 +55,7 @@ pub struct WatchArgs {
     /// Stop after printing this many changes.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
-    /// Stop after this long (e.g. 30s, 5m, 1h 30m). (`--timeout` is the
-    /// per-request timeout every command shares.)
+    /// Stop after this long (e.g. 30s, 5m, 1h 30m); the same as --timeout.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
     /// Only puts whose value is JSON matching this jq expression (truthy output).
@@ -136,7 +136,14 @@ pub async fn run(conn: &ConnArgs, args: WatchArgs) -> Result<()> {
         (None, true) => WatchFrom::Beginning,
         (None, false) => WatchFrom::Now,
     };
-    let client = conn.client()?;
+    // In `kv watch`, --timeout is how long to watch; each request keeps the
+    // default timeout (a long watch must not mean slow failure detection).
+    let stop_after = duration.or(conn.timeout);
+    let client = ConnArgs {
+        timeout: None,
+        ..conn.clone()
+    }
+    .client()?;
     let parts = partitions(&client, &topic, common.partition).await?;
     let mut watch = client
         .watch(
@@ -150,7 +157,7 @@ pub async fn run(conn: &ConnArgs, args: WatchArgs) -> Result<()> {
         )
         .await
         .with_context(|| format!("watching topic {topic:?}"))?;
-    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    let deadline = stop_after.map(|d| tokio::time::Instant::now() + d);
     let until = async {
         match deadline {
             Some(d) => tokio::time::sleep_until(d).await,

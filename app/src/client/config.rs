@@ -6,6 +6,8 @@ use std::time::Duration;
 
 /// Default HTTP Proxy / kvstore URL (the seed's docker-compose port).
 pub const DEFAULT_HTTP_URL: &str = "http://127.0.0.1:18082";
+/// The timeout of one request unless one is given.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default Kafka bootstrap address.
 pub const DEFAULT_BROKERS: &str = "127.0.0.1:19092";
 
@@ -60,7 +62,7 @@ impl Default for ClientConfig {
             user: None,
             password: None,
             sasl_mechanism: None,
-            timeout: Duration::from_secs(30),
+            timeout: DEFAULT_TIMEOUT,
             connect_timeout: Duration::from_secs(5),
             read_attempts: 4,
             backoff: Duration::from_millis(100),

@@ -42,8 +42,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use config::{
-    ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, MASK, SASL_MECHANISM_NAMES, SaslMechanism,
-    UnknownSaslMechanism, mask, parse_brokers, redact_url,
+    ClientConfig, DEFAULT_BROKERS, DEFAULT_HTTP_URL, DEFAULT_TIMEOUT, MASK, SASL_MECHANISM_NAMES,
+    SaslMechanism, UnknownSaslMechanism, mask, parse_brokers, redact_url,
 };
 pub use error::{Error, Result};
 pub use filter::{FilterError, ValueFilter};
