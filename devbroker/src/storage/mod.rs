@@ -6,6 +6,8 @@
 //! thread (`writer`), which groups concurrent requests into one commit, made
 //! durable by the redo log and its checkpoints (`wal`).
 
+#[cfg(test)]
+mod durability_tests;
 mod error;
 mod fence;
 pub mod keys;
