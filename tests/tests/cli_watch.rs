@@ -374,3 +374,78 @@ async fn duration_and_ctrl_c_end_with_exit_0() {
         .fails(1);
     assert!(err.contains("unknown topic \"nosuch\""), "{err}");
 }
+
+/// The README's "Watching changes" walkthrough as written: the watch of its
+/// first block (on a topic at offset 7, as the CLI walkthrough leaves it), the
+/// curl writes of its second, and exactly the lines and the stderr note shown.
+#[test]
+fn readme_watch_walkthrough_prints_what_it_shows() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("### Watching changes")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("a Watching changes section");
+    let bash: Vec<&str> = section
+        .split("```bash\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap_or_default())
+        .collect();
+    let watch = bash[0]
+        .lines()
+        .find_map(|l| l.strip_prefix("rpkv "))
+        .expect("a watch command");
+    let note = bash[0]
+        .lines()
+        .find_map(|l| l.strip_prefix("# rpkv: "))
+        .expect("its stderr note");
+    let shown: Vec<&str> = section
+        .split("```bash\n")
+        .nth(2)
+        .and_then(|rest| rest.split("```").nth(2))
+        .expect("the lines shown after the curl block")
+        .trim_matches('\n')
+        .lines()
+        .collect();
+    assert!(shown.len() >= 3, "{shown:?}");
+
+    let b = Broker::start(&["--topic", "example-topic:1"]).unwrap();
+    let r = Rpkv::new(&b);
+    for i in 0..7 {
+        let put = r.run(&[
+            "kv",
+            "put",
+            "example-topic",
+            "-p",
+            "0",
+            &format!("k{i}"),
+            "v",
+        ]);
+        assert_eq!(put.code, 0, "{put:?}");
+    }
+    let args: Vec<&str> = watch.split_whitespace().collect();
+    assert_eq!(args.get(..2), Some(&["kv", "watch"][..]), "{watch}");
+    let mut w = Watching::start(&r, &args[2..]);
+    w.started(1);
+    assert!(
+        w.stderr
+            .iter()
+            .any(|l| l.strip_prefix("rpkv: ") == Some(note)),
+        "stderr {:?}, README {note:?}",
+        w.stderr
+    );
+    rpkv_e2e::run_bash(&bash[1].replace("localhost:18082", &b.url()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut printed = Vec::new();
+    while printed.len() < shown.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match w.out.recv_timeout(left) {
+            Ok(l) => printed.push(l),
+            Err(_) => panic!("printed {printed:?}, README shows {shown:?}"),
+        }
+    }
+    assert_eq!(printed, shown);
+    w.child.kill().expect("kill the watch");
+    let _ = w.child.wait();
+}
