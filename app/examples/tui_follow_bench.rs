@@ -19,32 +19,15 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use rpkv::client::{Client, ClientConfig, write_request};
+use rpkv::client::{Client, write_request};
 use rpkv::tui::app::{App, Setup};
+use rpkv::tui::backend::Response;
 use rpkv::tui::components;
 use rpkv::tui::runner::Runner;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-/// A field of /proc/self/status in KiB (`RssAnon` = heap and stacks of the
-/// TUI and the in-process broker).
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
+mod bench_support;
+use bench_support::{InProcess, load, pct, status_kib};
 
 /// splitmix64: a few lines of deterministic randomness for picking keys, so
 /// that a benchmark needs no extra dependency.
@@ -62,71 +45,6 @@ fn key(i: u64) -> Vec<u8> {
 
 fn value(i: u64, version: u64) -> Vec<u8> {
     format!(r#"{{"id":{i},"name":"user {i}","version":{version}}}"#).into_bytes()
-}
-
-/// Start broker with a Kafka listener; returns the client config and a stop.
-async fn broker(
-    dir: &std::path::Path,
-) -> anyhow::Result<(
-    ClientConfig,
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-)> {
-    let mut args = devbroker::server::ServeArgs::ephemeral(dir.join("data"));
-    args.topics
-        .push("big:1".parse().map_err(|e| anyhow::anyhow!("{e}"))?);
-    let (stop, stop_rx) = oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        let r = devbroker::server::spawn(
-            args,
-            async move {
-                let _ = stop_rx.await;
-            },
-            move |l| {
-                let _ = ready_tx.send((l.http_addr, l.kafka_addr));
-            },
-        )
-        .await;
-        match r {
-            Ok(Err(e)) => eprintln!("broker: {e}"),
-            Err(e) => eprintln!("broker task: {e}"),
-            Ok(Ok(())) => {}
-        }
-    });
-    let (http, kafka) = ready_rx.await?;
-    let kafka = kafka.ok_or_else(|| anyhow::anyhow!("the broker has no Kafka listener"))?;
-    let config = ClientConfig {
-        http_url: format!("http://{http}"),
-        brokers: vec![kafka.to_string()],
-        ..ClientConfig::default()
-    };
-    Ok((config, stop, task))
-}
-
-/// Loads keys 0..n: batches of 1000 puts, 16 writers (group commit).
-async fn load(client: &Client, n: u64) -> anyhow::Result<()> {
-    let batches: Vec<u64> = (0..n).step_by(1000).collect();
-    let mut tasks = Vec::new();
-    for chunk in batches.chunks(batches.len().div_ceil(16).max(1)) {
-        let chunk = chunk.to_vec();
-        let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            for start in chunk {
-                let puts = (start..(start + 1000).min(n))
-                    .map(|i| (key(i), value(i, 0)))
-                    .collect();
-                client
-                    .write("big", 0, &write_request(puts, vec![], None))
-                    .await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(())
 }
 
 /// Writes `rate` single-key changes per second until `stop`, from 8 tasks
@@ -173,6 +91,28 @@ fn writers(
         .collect()
 }
 
+/// One frame of the TUI's loop: apply the replies that arrived, start what
+/// they ask for, draw.
+fn frame(
+    app: &mut App,
+    runner: &mut Runner,
+    rx: &mut mpsc::UnboundedReceiver<Response>,
+    term: &mut Terminal<TestBackend>,
+) -> anyhow::Result<()> {
+    while let Ok(r) = rx.try_recv() {
+        if r.reply.is_stream() {
+            runner.taken(r.id);
+        } else {
+            runner.finished(r.id);
+        }
+        app.on_response(r);
+    }
+    app.tick();
+    runner.perform(app.take_output());
+    term.draw(|f| components::draw(f, app))?;
+    Ok(())
+}
+
 /// One tenth of the run.
 struct Mark {
     at: Duration,
@@ -193,10 +133,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let (n, rate, secs) = (arg(1, 1_000_000), arg(2, 1000).max(1), arg(3, 60).max(1));
     let dir = tempfile::tempdir()?;
-    let (config, stop_broker, broker_task) = broker(dir.path()).await?;
-    let client = Client::new(config)?;
+    let broker = InProcess::start(dir.path(), &["big:1"]).await?;
+    let client = Client::new(broker.config.clone())?;
     let t0 = Instant::now();
-    load(&client, n).await?;
+    load(&client, "big", n, |i| (key(i), value(i, 0))).await?;
     println!("loaded {n} keys in {:.1} s", t0.elapsed().as_secs_f64());
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -253,17 +193,7 @@ async fn main() -> anyhow::Result<()> {
         tick.tick().await;
         // One frame: apply what arrived, start what that asks for, draw.
         let f0 = Instant::now();
-        while let Ok(r) = rx.try_recv() {
-            if r.reply.is_stream() {
-                runner.taken(r.id);
-            } else {
-                runner.finished(r.id);
-            }
-            app.on_response(r);
-        }
-        app.tick();
-        runner.perform(app.take_output());
-        term.draw(|f| components::draw(f, &mut app))?;
+        frame(&mut app, &mut runner, &mut rx, &mut term)?;
         frames.push(f0.elapsed());
         if started.elapsed() >= next_mark {
             all_frames.extend_from_slice(&frames);
@@ -287,17 +217,7 @@ async fn main() -> anyhow::Result<()> {
     let drain = Instant::now();
     while app.follow().map_or(0, |f| f.count) < total && drain.elapsed() < Duration::from_secs(10) {
         tick.tick().await;
-        while let Ok(r) = rx.try_recv() {
-            if r.reply.is_stream() {
-                runner.taken(r.id);
-            } else {
-                runner.finished(r.id);
-            }
-            app.on_response(r);
-        }
-        app.tick();
-        runner.perform(app.take_output());
-        term.draw(|f| components::draw(f, &mut app))?;
+        frame(&mut app, &mut runner, &mut rx, &mut term)?;
     }
     let applied = app.follow().map_or(0, |f| f.count);
     println!(
@@ -337,7 +257,6 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     drop(app);
-    let _ = stop_broker.send(());
-    let _ = broker_task.await;
+    broker.stop().await;
     Ok(())
 }

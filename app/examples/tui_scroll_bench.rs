@@ -12,24 +12,14 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use rpkv::client::{Client, ClientConfig, write_request};
+use rpkv::client::Client;
 use rpkv::tui::app::{App, Setup};
 use rpkv::tui::components;
 use rpkv::tui::runner::Runner;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-/// A field of /proc/self/status in KiB (`VmRSS`, `RssAnon` = heap and
-/// stacks, `RssFile` = mapped files such as the broker's LMDB pages).
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
-}
+mod bench_support;
+use bench_support::{InProcess, load, pct, status_kib};
 
 fn rss_kib() -> (u64, u64) {
     (status_kib("RssAnon"), status_kib("RssFile"))
@@ -38,14 +28,6 @@ fn rss_kib() -> (u64, u64) {
 /// Row reached, frame p50/p99/max, (anonymous, file-backed) RSS, rows held.
 type Mark = (usize, Duration, Duration, Duration, (u64, u64), usize);
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args()
@@ -53,63 +35,17 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
-    let mut args = devbroker::server::ServeArgs::ephemeral(dir.path().join("data"));
-    args.topics
-        .push("big:1".parse().map_err(|e| anyhow::anyhow!("{e}"))?);
-    let (stop, stop_rx) = oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = oneshot::channel();
-    let broker = tokio::spawn(async move {
-        let r = devbroker::server::spawn(
-            args,
-            async move {
-                let _ = stop_rx.await;
-            },
-            move |l| {
-                let _ = ready_tx.send(l.http_addr);
-            },
-        )
-        .await;
-        match r {
-            Ok(Err(e)) => eprintln!("broker: {e}"),
-            Err(e) => eprintln!("broker task: {e}"),
-            Ok(Ok(())) => {}
-        }
-    });
-    let addr = ready_rx.await?;
-    let config = ClientConfig {
-        http_url: format!("http://{addr}"),
-        brokers: vec!["127.0.0.1:1".into()],
-        ..ClientConfig::default()
-    };
-    let client = Client::new(config.clone())?;
+    let broker = InProcess::start(dir.path(), &["big:1"]).await?;
+    let client = Client::new(broker.config.clone())?;
 
-    // Load N keys: batches of 1000 puts, 16 writers (group commit).
     let t0 = Instant::now();
-    let batches: Vec<usize> = (0..n).step_by(1000).collect();
-    let mut tasks = Vec::new();
-    for chunk in batches.chunks(batches.len().div_ceil(16).max(1)) {
-        let chunk = chunk.to_vec();
-        let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            for start in chunk {
-                let puts = (start..(start + 1000).min(n))
-                    .map(|i| {
-                        (
-                            format!("key-{i:08}").into_bytes(),
-                            format!(r#"{{"id":{i},"name":"user {i}","ok":true}}"#).into_bytes(),
-                        )
-                    })
-                    .collect();
-                client
-                    .write("big", 0, &write_request(puts, vec![], None))
-                    .await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
+    load(&client, "big", n as u64, |i| {
+        (
+            format!("key-{i:08}").into_bytes(),
+            format!(r#"{{"id":{i},"name":"user {i}","ok":true}}"#).into_bytes(),
+        )
+    })
+    .await?;
     println!("loaded {n} keys in {:.1} s", t0.elapsed().as_secs_f64());
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -193,7 +129,6 @@ async fn main() -> anyhow::Result<()> {
             file / 1024
         );
     }
-    let _ = stop.send(());
-    let _ = broker.await;
+    broker.stop().await;
     Ok(())
 }
