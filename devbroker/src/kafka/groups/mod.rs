@@ -38,6 +38,8 @@ pub mod membership;
 pub mod offsets;
 pub mod registry;
 #[cfg(test)]
+mod requests_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod wire_tests;
