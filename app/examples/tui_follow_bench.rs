@@ -1,7 +1,8 @@
-//! Benchmark (not a test): the TUI in follow mode over a partition of N keys
-//! (default 1,000,000) while writers change RATE keys per second (default
-//! 1000: 85% updates of existing keys, 10% new keys, 5% deletes) for SECS
-//! seconds (default 60), drawn on ratatui's `TestBackend` against an
+//! Benchmark (not a test): the TUI in follow mode over N keys (default
+//! 1,000,000) in PARTITIONS partitions (default 1; more: the merged
+//! all-partitions view, key i in partition i % PARTITIONS) while writers
+//! change RATE keys per second (default 1000: 85% updates of existing keys,
+//! 10% new keys, 5% deletes) for SECS seconds (default 60), drawn on ratatui's `TestBackend` against an
 //! in-process dev broker with its Kafka listener (follow mode reads the log
 //! with Fetch long polls). The loop is the TUI's: every 16 ms it applies the
 //! replies that arrived and draws one frame. Prints, per tenth of the run,
@@ -10,6 +11,7 @@
 //!
 //! ```sh
 //! cargo run --release -p rpkv --example tui_follow_bench -- 1000000 1000 60
+//! cargo run --release -p rpkv --example tui_follow_bench -- 1000000 1000 60 4
 //! ```
 
 use std::sync::Arc;
@@ -52,6 +54,7 @@ fn value(i: u64, version: u64) -> Vec<u8> {
 fn writers(
     client: &Client,
     n: u64,
+    partitions: u64,
     rate: u64,
     written: Arc<AtomicU64>,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -72,17 +75,23 @@ fn writers(
                 while !*stop.borrow() {
                     tick.tick().await;
                     let roll = next(&mut rng) % 100;
-                    let req = if roll < 85 {
+                    let (i, req) = if roll < 85 {
                         let i = next(&mut rng) % n;
-                        write_request(vec![(key(i), value(i, version))], vec![], None)
+                        (
+                            i,
+                            write_request(vec![(key(i), value(i, version))], vec![], None),
+                        )
                     } else if roll < 95 {
                         fresh += TASKS;
-                        write_request(vec![(key(fresh), value(fresh, 0))], vec![], None)
+                        let req = write_request(vec![(key(fresh), value(fresh, 0))], vec![], None);
+                        (fresh, req)
                     } else {
-                        write_request(vec![], vec![key(next(&mut rng) % n)], None)
+                        let i = next(&mut rng) % n;
+                        (i, write_request(vec![], vec![key(i)], None))
                     };
                     version += 1;
-                    client.write("big", 0, &req).await?;
+                    let partition = i32::try_from(i % partitions)?;
+                    client.write("big", partition, &req).await?;
                     written.fetch_add(1, Ordering::Relaxed);
                 }
                 anyhow::Ok(())
@@ -132,11 +141,16 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(default)
     };
     let (n, rate, secs) = (arg(1, 1_000_000), arg(2, 1000).max(1), arg(3, 60).max(1));
+    let partitions = arg(4, 1).clamp(1, 64);
     let dir = tempfile::tempdir()?;
-    let broker = InProcess::start(dir.path(), &["big:1"]).await?;
+    let topic = format!("big:{partitions}");
+    let broker = InProcess::start(dir.path(), &[&topic]).await?;
     let client = Client::new(broker.config.clone())?;
     let t0 = Instant::now();
-    load(&client, "big", n, |i| (key(i), value(i, 0))).await?;
+    load(&client, "big", i32::try_from(partitions)?, n, |i| {
+        (key(i), value(i, 0))
+    })
+    .await?;
     println!("loaded {n} keys in {:.1} s", t0.elapsed().as_secs_f64());
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -150,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         runner.perform(app.take_output());
-        let ready = app.follow().is_some_and(|f| f.started == 1) && !app.busy();
+        let ready = app.follow().is_some_and(|f| f.started as u64 == partitions) && !app.busy();
         if ready {
             break;
         }
@@ -180,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
 
     let written = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let tasks = writers(&client, n, rate, written.clone(), stop_rx);
+    let tasks = writers(&client, n, partitions, rate, written.clone(), stop_rx);
     let run = Duration::from_secs(secs);
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(16));
@@ -221,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let applied = app.follow().map_or(0, |f| f.count);
     println!(
-        "follow mode over {n} keys: {total} changes written in {:.1} s ({:.0}/s), {applied} applied by the TUI",
+        "follow mode over {n} keys in {partitions} partition(s): {total} changes written in {:.1} s ({:.0}/s), {applied} applied by the TUI",
         run.as_secs_f64(),
         total as f64 / run.as_secs_f64()
     );

@@ -39,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::new(broker.config.clone())?;
 
     let t0 = Instant::now();
-    load(&client, "big", n as u64, |i| {
+    load(&client, "big", 1, n as u64, |i| {
         (
             format!("key-{i:08}").into_bytes(),
             format!(r#"{{"id":{i},"name":"user {i}","ok":true}}"#).into_bytes(),

@@ -80,14 +80,17 @@ impl InProcess {
     }
 }
 
-/// Puts keys 0..n into partition 0 of `topic`: batches of 1000, 16 writers
-/// (group commit). `entry(i)` is the key and value of key number i.
+/// Puts keys 0..n into `topic`, key number i into partition i % `partitions`:
+/// batches of up to 1000, 16 writers (group commit). `entry(i)` is the key
+/// and value of key number i.
 pub async fn load(
     client: &Client,
     topic: &str,
+    partitions: i32,
     n: u64,
     entry: fn(u64) -> (Vec<u8>, Vec<u8>),
 ) -> anyhow::Result<()> {
+    let parts = u64::try_from(partitions.max(1))?;
     let batches: Vec<u64> = (0..n).step_by(1000).collect();
     let mut tasks = Vec::new();
     for chunk in batches.chunks(batches.len().div_ceil(16).max(1)) {
@@ -96,10 +99,19 @@ pub async fn load(
         let topic = topic.to_owned();
         tasks.push(tokio::spawn(async move {
             for start in chunk {
-                let puts = (start..(start + 1000).min(n)).map(entry).collect();
-                client
-                    .write(&topic, 0, &write_request(puts, vec![], None))
-                    .await?;
+                for p in 0..parts {
+                    let puts: Vec<_> = (start..(start + 1000).min(n))
+                        .filter(|i| i % parts == p)
+                        .map(entry)
+                        .collect();
+                    if puts.is_empty() {
+                        continue;
+                    }
+                    let partition = i32::try_from(p)?;
+                    client
+                        .write(&topic, partition, &write_request(puts, vec![], None))
+                        .await?;
+                }
             }
             anyhow::Ok(())
         }));
