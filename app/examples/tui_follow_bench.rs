@@ -109,11 +109,7 @@ fn frame(
     term: &mut Terminal<TestBackend>,
 ) -> anyhow::Result<()> {
     while let Ok(r) = rx.try_recv() {
-        if r.reply.is_stream() {
-            runner.taken(r.id);
-        } else {
-            runner.finished(r.id);
-        }
+        runner.received(&r);
         app.on_response(r);
     }
     app.tick();
@@ -179,11 +175,7 @@ async fn main() -> anyhow::Result<()> {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, rx.recv()).await {
             Ok(Some(r)) => {
-                if r.reply.is_stream() {
-                    runner.taken(r.id);
-                } else {
-                    runner.finished(r.id);
-                }
+                runner.received(&r);
                 app.on_response(r);
             }
             _ => anyhow::bail!("follow mode did not start within 60 s"),

@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
         while app.busy() {
             match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
                 Ok(Some(r)) => {
-                    runner.finished(r.id);
+                    runner.received(&r);
                     app.on_response(r);
                     runner.perform(app.take_output());
                 }

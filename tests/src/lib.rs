@@ -306,15 +306,22 @@ impl Kv {
     }
 }
 
+/// The README's text after the heading `heading` (e.g. `"### Walkthrough"`),
+/// for tests that run its examples verbatim.
+pub fn readme_after(heading: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    readme
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("README has no {heading:?}"))
+        .to_owned()
+}
+
 /// The first ```` ```bash ```` block after the README heading `heading`
 /// (e.g. `"### kvstore API walkthrough"`), for tests that run it verbatim.
 pub fn readme_bash_block(heading: &str) -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-    let readme = std::fs::read_to_string(path).expect("README.md");
-    let section = readme
-        .split(heading)
-        .nth(1)
-        .unwrap_or_else(|| panic!("README has no {heading:?}"));
+    let section = readme_after(heading);
     let block = section
         .split("```bash")
         .nth(1)

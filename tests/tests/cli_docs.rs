@@ -9,12 +9,7 @@ use rpkv_e2e::{Broker, bin_path};
 
 #[test]
 fn cli_walkthrough_works_verbatim() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
-    let section = doc
-        .split("### Walkthrough")
-        .nth(1)
-        .expect("a Walkthrough section");
+    let section = rpkv_e2e::readme_after("### Walkthrough");
     let blocks: Vec<&str> = section
         .split("```bash\n")
         .skip(1)

@@ -380,13 +380,8 @@ async fn duration_and_ctrl_c_end_with_exit_0() {
 /// curl writes of its second, and exactly the lines and the stderr note shown.
 #[test]
 fn readme_watch_walkthrough_prints_what_it_shows() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
-    let section = readme
-        .split("### Watching changes")
-        .nth(1)
-        .and_then(|s| s.split("\n### ").next())
-        .expect("a Watching changes section");
+    let after = rpkv_e2e::readme_after("### Watching changes");
+    let section = after.split("\n### ").next().unwrap_or_default();
     let bash: Vec<&str> = section
         .split("```bash\n")
         .skip(1)

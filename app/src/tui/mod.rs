@@ -253,11 +253,7 @@ async fn event_loop(
         dirty = tokio::select! {
             Some(ev) = events.recv() => app.on_event(ev),
             Some(resp) = replies.recv() => {
-                if resp.reply.is_stream() {
-                    runner.taken(resp.id);
-                } else {
-                    runner.finished(resp.id);
-                }
+                runner.received(&resp);
                 let addr = match &resp.reply {
                     backend::Reply::DevBroker(Ok(a)) => Some(*a),
                     _ => None,

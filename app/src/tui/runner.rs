@@ -121,6 +121,16 @@ impl Runner {
         }
     }
 
+    /// A reply arrived: a stream's frees a credit for the next one, any
+    /// other ends its request. The loop calls this for every reply.
+    pub fn received(&mut self, resp: &Response) {
+        if resp.reply.is_stream() {
+            self.taken(resp.id);
+        } else {
+            self.finished(resp.id);
+        }
+    }
+
     /// Spawns and cancels as App asked; returns the effects, in order, for
     /// the loop that owns the terminal.
     pub fn perform(&mut self, outs: Vec<Out>) -> Vec<Effect> {

@@ -22,11 +22,7 @@ async fn until(h: &mut Harness, what: &str, done: impl Fn(&Harness) -> bool) {
     while !done(h) {
         match tokio::time::timeout_at(deadline, h.rx.recv()).await {
             Ok(Some(resp)) => {
-                if resp.reply.is_stream() {
-                    h.runner.taken(resp.id);
-                } else {
-                    h.runner.finished(resp.id);
-                }
+                h.runner.received(&resp);
                 h.app.on_response(resp);
                 h.perform();
                 h.draw();

@@ -229,11 +229,7 @@ impl Harness {
         while self.app.busy() {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(Some(resp)) => {
-                    if resp.reply.is_stream() {
-                        self.runner.taken(resp.id);
-                    } else {
-                        self.runner.finished(resp.id);
-                    }
+                    self.runner.received(&resp);
                     self.app.on_response(resp);
                     self.perform();
                     self.draw();
