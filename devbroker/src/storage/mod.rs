@@ -10,6 +10,8 @@
 mod durability_tests;
 mod error;
 mod fence;
+#[cfg(test)]
+mod hold_tests;
 pub mod keys;
 mod latency;
 mod maintain;
@@ -22,6 +24,7 @@ pub mod records;
 mod seek;
 #[cfg(test)]
 mod tests;
+mod visibility;
 mod wal;
 mod writer;
 
@@ -62,6 +65,9 @@ pub struct StoreOptions {
     /// How often the data file's dirty pages are handed to the disk between
     /// checkpoints (`None`: only the checkpoint writes them).
     pub checkpoint_writeback: Option<std::time::Duration>,
+    /// How long the writer may keep an LMDB transaction open across groups
+    /// it has answered (see `storage::visibility`); zero: one commit per group.
+    pub commit_hold: std::time::Duration,
     pub metrics: Arc<Metrics>,
 }
 
@@ -78,6 +84,7 @@ impl Default for StoreOptions {
                 crate::defaults::CHECKPOINT_INTERVAL_MS,
             ),
             checkpoint_writeback: writeback_every(crate::defaults::CHECKPOINT_WRITEBACK_MS),
+            commit_hold: std::time::Duration::from_millis(crate::defaults::COMMIT_HOLD_MS),
             metrics: Arc::new(Metrics::new()),
         }
     }
@@ -111,6 +118,8 @@ struct Inner {
     commits: watch::Sender<u64>,
     metrics: Arc<Metrics>,
     fence: Fence,
+    /// Which answered writes readers can see (`visibility`).
+    vis: Arc<visibility::Visibility>,
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -227,21 +236,21 @@ impl Store {
             commits,
             metrics: opts.metrics,
             fence: Fence::default(),
+            vis: Arc::default(),
             writer: std::sync::Mutex::new(None),
         });
         let store = Store { inner };
         let fence = store.inner.fence.clone();
-        let handle = writer::spawn(env, dbs, wal, rx, fence, store.clone_weak())?;
+        let shared = writer::Shared {
+            inner: Arc::downgrade(&store.inner),
+            vis: store.inner.vis.clone(),
+            hold: opts.commit_hold,
+        };
+        let handle = writer::spawn(env, dbs, wal, rx, fence, shared)?;
         if let Ok(mut w) = store.inner.writer.lock() {
             *w = Some(handle);
         }
         Ok(store)
-    }
-
-    fn clone_weak(&self) -> writer::Shared {
-        writer::Shared {
-            inner: Arc::downgrade(&self.inner),
-        }
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

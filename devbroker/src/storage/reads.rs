@@ -52,7 +52,10 @@ impl Store {
         Ok(state)
     }
 
+    /// A snapshot that holds every write answered before this call (it may
+    /// wait for the writer to commit the groups it holds: `visibility`).
     pub(super) fn read_txn(&self) -> Result<RoTxn<'_, WithoutTls>> {
+        self.inner.vis.wait_committed()?;
         Ok(self.inner.env.read_txn()?)
     }
 

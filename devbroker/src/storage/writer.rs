@@ -6,24 +6,38 @@
 //! failure that spoils the transaction (disk or map full) makes the writer retry
 //! the group one job per transaction, so only the job that hit it fails.
 //!
+//! A group is answered once its redo record is durable. Its LMDB transaction
+//! may then stay open, up to `--commit-hold-ms` after it began, and take in
+//! the groups that follow: one LMDB commit for many groups, so far fewer pages
+//! copied between two checkpoints (docs/performance.md, "Write-latency tails").
+//! Readers see held groups once they are committed; a read that needs them
+//! makes the writer commit now (`visibility`). A held transaction is committed
+//! before a checkpoint and at shutdown; if a later group spoils it, the held
+//! groups are applied again from their redo payloads in a fresh transaction.
+//!
 //! This file is the commit path only: drain the queue, apply the group (each
 //! job through `ops::apply`), append its redo record and sync (`wal`), commit
-//! LMDB, publish the topic cache changes and the metrics, reply. What each job
-//! does to the databases is in `ops`.
+//! LMDB or hold, publish the topic cache changes and the metrics, reply. What
+//! each job does to the databases is in `ops`.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use heed::{Env, WithoutTls};
+use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::fence::Fence;
 use super::ops::{self, Applied, Effect, Op};
-use super::wal::{Db, Tx, Wal};
+use super::visibility::Visibility;
+use super::wal::{Db, RECORD_HEADER, Tx, Wal, apply_redo};
 use super::{Dbs, Inner, Result, Store, StoreError, now_ms};
 
-/// Most jobs applied in one commit.
+/// Most jobs applied in one group.
 const MAX_GROUP: usize = 512;
+/// Most redo bytes of answered groups a held transaction takes before it is
+/// committed (they are also kept in memory, to apply again if it is spoilt).
+const MAX_HELD_BYTES: usize = 256 << 10;
 
 pub(crate) struct Job {
     pub op: Op,
@@ -42,10 +56,34 @@ struct Stages {
     lmdb_commit: Duration,
 }
 
-/// What the writer needs of the store: a weak handle, so dropping every `Store`
-/// lets the writer end.
+/// What the writer shares with the store: a weak handle, so dropping every
+/// `Store` lets the writer end, and what readers may see.
 pub(crate) struct Shared {
     pub inner: Weak<Inner>,
+    pub vis: Arc<Visibility>,
+    /// `--commit-hold-ms` (zero: every group is its own LMDB commit).
+    pub hold: Duration,
+}
+
+/// The answered groups of a transaction held open.
+struct Answered {
+    since: Instant,
+    jobs: usize,
+    /// Their redo payloads, in order: durable, not yet in LMDB.
+    redo: Vec<u8>,
+}
+
+struct Writer<'e> {
+    env: &'e Env<WithoutTls>,
+    dbs: Dbs,
+    wal: Wal,
+    fence: Fence,
+    shared: Shared,
+    held: Option<(Tx<'e>, Answered)>,
+    /// Groups answered so far (see `visibility`).
+    seq: u64,
+    /// Answered groups could not reach LMDB: nothing is visible until a restart.
+    failed: bool,
 }
 
 pub(crate) fn spawn(
@@ -56,22 +94,69 @@ pub(crate) fn spawn(
     fence: Fence,
     shared: Shared,
 ) -> Result<std::thread::JoinHandle<()>> {
+    // While it holds a transaction the writer waits for the next job, a reader
+    // or the hold's end, whichever comes first: tokio's select and timer, on a
+    // runtime of the writer's own.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| StoreError::Io(format!("cannot start the writer's timer: {e}")))?;
     std::thread::Builder::new()
         .name("lmdb-writer".into())
-        .spawn(move || run(env, dbs, wal, rx, fence, shared))
+        .spawn(move || run(env, dbs, wal, rx, fence, shared, rt))
         .map_err(|e| StoreError::Io(format!("cannot start the writer thread: {e}")))
+}
+
+/// What the writer does next.
+enum Next {
+    Job(Option<Job>),
+    CommitHeld,
 }
 
 fn run(
     env: Env<WithoutTls>,
     dbs: Dbs,
-    mut wal: Wal,
+    wal: Wal,
     mut rx: mpsc::Receiver<Job>,
     fence: Fence,
     shared: Shared,
+    rt: Runtime,
 ) {
+    let mut w = Writer {
+        env: &env,
+        dbs,
+        wal,
+        fence,
+        shared,
+        held: None,
+        seq: 0,
+        failed: false,
+    };
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = rx.blocking_recv() {
+    loop {
+        let next = match &w.held {
+            None => Next::Job(rt.block_on(rx.recv())),
+            Some((_, answered)) => {
+                let deadline = tokio::time::Instant::from_std(answered.since + w.shared.hold);
+                let vis = &w.shared.vis;
+                rt.block_on(async {
+                    tokio::select! {
+                        biased;
+                        job = rx.recv() => Next::Job(job),
+                        _ = vis.reader_waits() => Next::CommitHeld,
+                        _ = tokio::time::sleep_until(deadline) => Next::CommitHeld,
+                    }
+                })
+            }
+        };
+        let first = match next {
+            Next::CommitHeld => {
+                w.commit_held();
+                continue;
+            }
+            Next::Job(None) => break,
+            Next::Job(Some(job)) => job,
+        };
         group.push(first);
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -80,7 +165,7 @@ fn run(
             }
         }
         let stop = group.iter().any(|j| matches!(j.op, Op::Shutdown));
-        commit_group(&env, dbs, &mut wal, &mut group, &fence, &shared);
+        w.commit_group(&mut group);
         if stop {
             rx.close();
             // Jobs that raced in behind the shutdown are refused, not dropped silently.
@@ -89,211 +174,314 @@ fn run(
             }
             break;
         }
-        wal.maybe_checkpoint();
+        if w.held.is_some() && w.wal.checkpoint_due() {
+            w.commit_held();
+        }
+        w.wal.maybe_checkpoint();
     }
+    w.commit_held();
     // The last checkpoint: the next start has nothing to replay.
-    if let Err(e) = wal.close() {
+    if let Err(e) = w.wal.close() {
         tracing::warn!(error = %e, "last checkpoint failed; the next start replays the redo log");
     }
     tracing::debug!("writer thread stopped");
 }
 
-fn commit_group(
-    env: &Env<WithoutTls>,
-    dbs: Dbs,
-    wal: &mut Wal,
-    group: &mut Vec<Job>,
-    fence: &Fence,
-    shared: &Shared,
-) {
-    let started = Instant::now();
-    let now = now_ms();
-    let store = shared.inner.upgrade().map(|inner| Store { inner });
-    let mut stages = Stages::default();
-    // Commits made, each with how many jobs it carried (for the metrics).
-    let mut commits: Vec<usize> = Vec::new();
-    let syncs_before = wal.syncs();
-    let first = match apply_all(env, dbs, wal, group, now, fence, &mut stages) {
-        // Pages freed since the checkpointed snapshot (a deleted topic, a
-        // retention pass) are reusable only once no reader sees them: take a
-        // checkpoint, which moves the pin, and try again before answering "full".
-        Err(StoreError::StorageFull) if make_room(env, dbs, wal, &mut stages).is_ok() => {
-            commits.push(0);
-            apply_all(env, dbs, wal, group, now, fence, &mut stages)
-        }
-        other => other,
-    };
-    let (mut results, effects) = match first {
-        Ok(ok) => {
-            commits.push(group.len());
-            ok
-        }
-        Err(e) if group.len() > 1 => {
-            tracing::warn!(error = %e, jobs = group.len(), "group commit failed; retrying jobs one by one");
-            let mut results = Vec::with_capacity(group.len());
-            let mut effects = Vec::new();
-            for job in group.iter() {
-                match apply_all(
-                    env,
-                    dbs,
-                    wal,
-                    std::slice::from_ref(job),
-                    now,
-                    fence,
-                    &mut stages,
-                ) {
-                    Ok((mut r, e)) => {
-                        commits.push(1);
-                        results.append(&mut r);
-                        effects.extend(e);
-                    }
-                    Err(e) => results.push(Err(e)),
-                }
-            }
-            (results, effects)
-        }
-        Err(e) => (vec![Err(e)], Vec::new()),
-    };
-    let checkpoint = group.iter().any(|j| matches!(j.op, Op::Checkpoint));
-    if checkpoint && let Err(e) = wal.checkpoint_now() {
-        for (job, r) in group.iter().zip(results.iter_mut()) {
-            if matches!(job.op, Op::Checkpoint) {
-                *r = Err(clone_fatal(&e));
-            }
-        }
-    }
-    if let Some(store) = &store {
-        for effect in effects {
-            match effect {
-                Effect::TopicSet(meta) => store.set_topic(meta),
-                Effect::TopicRemoved(name) => store.remove_topic(&name),
-                Effect::GroupOffsets(group, offsets) => store.set_group_offsets(group, offsets),
-            }
-        }
-        let m = store.metrics();
-        for jobs in &commits {
-            m.commits.inc();
-            m.commit_batch_size.observe(*jobs as f64);
-        }
-        m.fsyncs.inc_by(wal.syncs() - syncs_before);
-        m.commit_seconds.observe(started.elapsed().as_secs_f64());
-        let appended: u64 = results
-            .iter()
-            .filter_map(|r| match r {
-                Ok(Applied::Appended(a)) => Some(a.next_offset - a.base_offset),
-                _ => None,
-            })
-            .sum();
-        m.records_appended.inc_by(appended);
-        let lat = &m.storage_latency;
-        for job in group.iter() {
-            lat.write_stage
-                .with_label_values(&["queue_wait"])
-                .observe(started.saturating_duration_since(job.queued).as_secs_f64());
-        }
-        for (stage, d) in [
-            ("build", stages.build),
-            ("redo_write", stages.redo_write),
-            ("redo_sync", stages.redo_sync),
-            ("lmdb_commit", stages.lmdb_commit),
-        ] {
-            lat.write_stage
-                .with_label_values(&[stage])
-                .observe(d.as_secs_f64());
-        }
-        store.after_commit();
-    }
-    let replying = Instant::now();
-    let queued: Vec<Instant> = group.iter().map(|j| j.queued).collect();
-    for (job, result) in group.drain(..).zip(results) {
-        let _ = job.reply.send(result);
-    }
-    if let Some(store) = &store {
-        let lat = &store.metrics().storage_latency;
-        let done = Instant::now();
-        lat.write_stage
-            .with_label_values(&["reply"])
-            .observe((done - replying).as_secs_f64());
-        for q in queued {
-            lat.write
-                .observe(done.saturating_duration_since(q).as_secs_f64());
-        }
-    }
-}
-
 type GroupOutcome = (Vec<Result<Applied>>, Vec<Effect>);
 
-/// Applies jobs in one transaction and commits it. `Err` means the transaction
-/// was abandoned and nothing of the group was written.
-fn apply_all(
-    env: &Env<WithoutTls>,
-    dbs: Dbs,
-    wal: &mut Wal,
-    jobs: &[Job],
-    now: i64,
-    fence: &Fence,
-    stages: &mut Stages,
-) -> Result<GroupOutcome> {
-    let building = Instant::now();
-    let mut txn = Tx::begin(env, dbs, wal.take_buffer())?;
-    let mut results = Vec::with_capacity(jobs.len());
-    let mut effects = Vec::new();
-    for job in jobs {
-        let r = ops::apply(&mut txn, dbs, &job.op, now, fence, &mut effects);
-        if let Err(e) = &r
-            && e.poisons_txn()
-        {
-            return Err(clone_fatal(e));
-        }
-        results.push(r);
-    }
-    stages.build += building.elapsed();
-    commit(txn, wal, stages)?;
-    Ok((results, effects))
-}
-
-/// Makes a transaction's changes durable in the redo log, then visible.
-fn commit(txn: Tx, wal: &mut Wal, stages: &mut Stages) -> Result<()> {
-    let (txn, mut record) = txn.into_parts();
-    let result = if Tx::is_empty_record(&record) {
-        txn.abort();
-        Ok(())
-    } else {
-        match wal.append(&mut record) {
-            Ok(times) => {
-                stages.redo_write += times.write;
-                stages.redo_sync += times.sync;
-                let committing = Instant::now();
-                let committed = txn.commit().map_err(|e| {
-                    // Not applied, so not to be replayed either.
-                    wal.undo(record.len());
-                    e.into()
-                });
-                stages.lmdb_commit += committing.elapsed();
-                committed
+impl<'e> Writer<'e> {
+    fn commit_group(&mut self, group: &mut Vec<Job>) {
+        let started = Instant::now();
+        let now = now_ms();
+        let store = self.shared.inner.upgrade().map(|inner| Store { inner });
+        let mut stages = Stages::default();
+        let syncs_before = self.wal.syncs();
+        // A checkpoint or a shutdown wants everything in LMDB first.
+        let may_hold = !group
+            .iter()
+            .any(|j| matches!(j.op, Op::Checkpoint | Op::Shutdown));
+        let first = match self.apply_all(group, now, may_hold, &mut stages) {
+            // Pages freed since the checkpointed snapshot (a deleted topic, a
+            // retention pass) are reusable only once no reader sees them: take a
+            // checkpoint, which moves the pin, and try again before answering "full".
+            Err(StoreError::StorageFull) if self.make_room(&mut stages).is_ok() => {
+                self.apply_all(group, now, false, &mut stages)
             }
-            Err(e) => Err(e),
+            other => other,
+        };
+        let (mut results, effects) = match first {
+            Ok(ok) => ok,
+            Err(e) if group.len() > 1 => {
+                tracing::warn!(error = %e, jobs = group.len(), "group commit failed; retrying jobs one by one");
+                let mut results = Vec::with_capacity(group.len());
+                let mut effects = Vec::new();
+                for job in group.iter() {
+                    match self.apply_all(std::slice::from_ref(job), now, false, &mut stages) {
+                        Ok((mut r, e)) => {
+                            results.append(&mut r);
+                            effects.extend(e);
+                        }
+                        Err(e) => results.push(Err(e)),
+                    }
+                }
+                (results, effects)
+            }
+            Err(e) => (vec![Err(e)], Vec::new()),
+        };
+        let checkpoint = group.iter().any(|j| matches!(j.op, Op::Checkpoint));
+        if checkpoint && let Err(e) = self.wal.checkpoint_now() {
+            for (job, r) in group.iter().zip(results.iter_mut()) {
+                if matches!(job.op, Op::Checkpoint) {
+                    *r = Err(clone_fatal(&e));
+                }
+            }
         }
-    };
-    wal.recycle(record);
-    result
-}
+        // Readers must see this group from its answer on (`visibility`).
+        self.seq += 1;
+        if self.held.is_none() && !self.failed {
+            self.shared.vis.committed(self.seq);
+        }
+        self.shared.vis.answered(self.seq);
+        if let Some(store) = &store {
+            for effect in effects {
+                match effect {
+                    Effect::TopicSet(meta) => store.set_topic(meta),
+                    Effect::TopicRemoved(name) => store.remove_topic(&name),
+                    Effect::GroupOffsets(group, offsets) => store.set_group_offsets(group, offsets),
+                }
+            }
+            let m = store.metrics();
+            m.fsyncs.inc_by(self.wal.syncs() - syncs_before);
+            m.commit_seconds.observe(started.elapsed().as_secs_f64());
+            let appended: u64 = results
+                .iter()
+                .filter_map(|r| match r {
+                    Ok(Applied::Appended(a)) => Some(a.next_offset - a.base_offset),
+                    _ => None,
+                })
+                .sum();
+            m.records_appended.inc_by(appended);
+            let lat = &m.storage_latency;
+            for job in group.iter() {
+                lat.write_stage
+                    .with_label_values(&["queue_wait"])
+                    .observe(started.saturating_duration_since(job.queued).as_secs_f64());
+            }
+            for (stage, d) in [
+                ("build", stages.build),
+                ("redo_write", stages.redo_write),
+                ("redo_sync", stages.redo_sync),
+                ("lmdb_commit", stages.lmdb_commit),
+            ] {
+                lat.write_stage
+                    .with_label_values(&[stage])
+                    .observe(d.as_secs_f64());
+            }
+            store.after_commit();
+        }
+        let replying = Instant::now();
+        let queued: Vec<Instant> = group.iter().map(|j| j.queued).collect();
+        for (job, result) in group.drain(..).zip(results) {
+            let _ = job.reply.send(result);
+        }
+        if let Some(store) = &store {
+            let lat = &store.metrics().storage_latency;
+            let done = Instant::now();
+            lat.write_stage
+                .with_label_values(&["reply"])
+                .observe((done - replying).as_secs_f64());
+            for q in queued {
+                lat.write
+                    .observe(done.saturating_duration_since(q).as_secs_f64());
+            }
+        }
+    }
 
-/// Lets the next transaction reuse every page freed so far: a checkpoint (the
-/// pinned snapshot moves to the latest), a one-key change (a counter in `meta`;
-/// LMDB keeps the pages of the snapshot before the latest), another checkpoint.
-fn make_room(env: &Env<WithoutTls>, dbs: Dbs, wal: &mut Wal, stages: &mut Stages) -> Result<()> {
-    const KEY: &str = "free_pages_epoch";
-    wal.checkpoint_now()?;
-    let mut txn = Tx::begin(env, dbs, wal.take_buffer())?;
-    let epoch = dbs
-        .meta
-        .get(&txn, KEY)?
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, u64::from_be_bytes);
-    txn.put(Db::Meta, KEY.as_bytes(), &(epoch + 1).to_be_bytes())?;
-    commit(txn, wal, stages)?;
-    wal.checkpoint_now()
+    /// Applies jobs in one transaction (the held one, if any) and makes them
+    /// durable; `may_hold`: the transaction may stay open afterwards. `Err`
+    /// means nothing of these jobs was written.
+    fn apply_all(
+        &mut self,
+        jobs: &[Job],
+        now: i64,
+        may_hold: bool,
+        stages: &mut Stages,
+    ) -> Result<GroupOutcome> {
+        let building = Instant::now();
+        let (mut tx, answered) = match self.held.take() {
+            Some((mut tx, answered)) => {
+                tx.start_record(self.wal.take_buffer());
+                (tx, Some(answered))
+            }
+            None => (Tx::begin(self.env, self.dbs, self.wal.take_buffer())?, None),
+        };
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut effects = Vec::new();
+        for job in jobs {
+            let r = ops::apply(&mut tx, self.dbs, &job.op, now, &self.fence, &mut effects);
+            if let Err(e) = &r
+                && e.poisons_txn()
+            {
+                self.abandon(tx, answered);
+                return Err(clone_fatal(e));
+            }
+            results.push(r);
+        }
+        stages.build += building.elapsed();
+        let answered = answered.unwrap_or(Answered {
+            since: building,
+            jobs: 0,
+            redo: Vec::new(),
+        });
+        self.finish(tx, answered, jobs.len(), may_hold, stages)?;
+        Ok((results, effects))
+    }
+
+    /// Makes a group's changes durable in the redo log, then holds the
+    /// transaction or commits it (visible).
+    fn finish(
+        &mut self,
+        mut tx: Tx<'e>,
+        mut answered: Answered,
+        jobs: usize,
+        may_hold: bool,
+        stages: &mut Stages,
+    ) -> Result<()> {
+        let mut record = tx.take_record();
+        let changed = !Tx::is_empty_record(&record);
+        if changed {
+            match self.wal.append(&mut record) {
+                Ok(times) => {
+                    stages.redo_write += times.write;
+                    stages.redo_sync += times.sync;
+                }
+                Err(e) => {
+                    self.wal.recycle(record);
+                    self.abandon(tx, Some(answered));
+                    return Err(e);
+                }
+            }
+        }
+        let payload = record.get(RECORD_HEADER..).unwrap_or_default();
+        let hold = self.shared.hold;
+        let keep = may_hold
+            && (changed || answered.jobs > 0)
+            && answered.since.elapsed() < hold
+            && answered.redo.len() + payload.len() <= MAX_HELD_BYTES
+            && !self.wal.checkpoint_due()
+            && !self.shared.vis.take_wanted();
+        if keep {
+            answered.redo.extend_from_slice(payload);
+            answered.jobs += jobs;
+            self.wal.recycle(record);
+            self.held = Some((tx, answered));
+            return Ok(());
+        }
+        if !changed && answered.jobs == 0 {
+            self.wal.recycle(record);
+            tx.into_txn().abort();
+            return Ok(());
+        }
+        let committing = Instant::now();
+        let committed = self.commit_tx(tx, answered.jobs, jobs);
+        stages.lmdb_commit += committing.elapsed();
+        if committed.is_err() && changed {
+            // Not applied, so not to be replayed either.
+            self.wal.undo(record.len());
+        }
+        self.wal.recycle(record);
+        committed
+    }
+
+    /// Commits a transaction holding `answered` jobs already answered and
+    /// `jobs` about to be.
+    fn commit_tx(&mut self, tx: Tx<'e>, answered: usize, jobs: usize) -> Result<()> {
+        match tx.into_txn().commit() {
+            Ok(()) => {
+                self.count_commit(answered + jobs);
+                Ok(())
+            }
+            Err(e) => {
+                if answered > 0 {
+                    self.fail(&e);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Commits the held transaction, if any: its groups become visible.
+    fn commit_held(&mut self) {
+        if let Some((tx, answered)) = self.held.take()
+            && self.commit_tx(tx, answered.jobs, 0).is_ok()
+        {
+            self.shared.vis.committed(self.seq);
+        }
+    }
+
+    /// Drops a spoilt transaction. The groups it held were answered and are
+    /// durable in the redo log: they are applied again in a new one.
+    fn abandon(&mut self, tx: Tx<'e>, answered: Option<Answered>) {
+        tx.into_txn().abort();
+        let Some(answered) = answered.filter(|a| a.jobs > 0) else {
+            return;
+        };
+        let again = || -> Result<()> {
+            let mut txn = self.env.write_txn()?;
+            apply_redo(&mut txn, self.dbs, &answered.redo)?;
+            Ok(txn.commit()?)
+        };
+        match again() {
+            Ok(()) => {
+                self.count_commit(answered.jobs);
+                self.shared.vis.committed(self.seq);
+            }
+            Err(e) => self.fail(&e),
+        }
+    }
+
+    /// Answered writes cannot reach LMDB: the redo log has them, and the next
+    /// start replays them; until then reads and writes are refused.
+    fn fail(&mut self, e: &dyn std::fmt::Display) {
+        tracing::error!(error = %e, "answered writes could not be committed to the data file; \
+            refusing reads and writes until a restart replays them from the redo log");
+        self.failed = true;
+        self.wal.refuse_writes();
+        self.shared.vis.fail();
+    }
+
+    /// Counts an LMDB commit of `jobs` jobs (metrics).
+    fn count_commit(&self, jobs: usize) {
+        if let Some(inner) = self.shared.inner.upgrade() {
+            inner.metrics.commits.inc();
+            inner.metrics.commit_batch_size.observe(jobs as f64);
+        }
+    }
+
+    /// Lets the next transaction reuse every page freed so far: a checkpoint
+    /// (the pinned snapshot moves to the latest), a one-key change (a counter
+    /// in `meta`; LMDB keeps the pages of the snapshot before the latest),
+    /// another checkpoint. Nothing is held here (`apply_all` abandoned it).
+    fn make_room(&mut self, stages: &mut Stages) -> Result<()> {
+        const KEY: &str = "free_pages_epoch";
+        self.commit_held();
+        self.wal.checkpoint_now()?;
+        let mut tx = Tx::begin(self.env, self.dbs, self.wal.take_buffer())?;
+        let epoch = self
+            .dbs
+            .meta
+            .get(&tx, KEY)?
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_be_bytes);
+        tx.put(Db::Meta, KEY.as_bytes(), &(epoch + 1).to_be_bytes())?;
+        let fresh = Answered {
+            since: Instant::now(),
+            jobs: 0,
+            redo: Vec::new(),
+        };
+        self.finish(tx, fresh, 0, false, stages)?;
+        self.wal.checkpoint_now()
+    }
 }
 
 fn clone_fatal(e: &StoreError) -> StoreError {

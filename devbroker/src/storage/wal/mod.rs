@@ -50,7 +50,7 @@ pub(crate) use checkpoint::Checkpoint;
 use checkpoint::{Pending, checkpointer};
 use segment::{MAX_SEGMENT, MIN_SEGMENT, io_err, open_segment, remove_leftover_tmp, segment_path};
 pub(crate) use segment::{Seal, replay};
-pub(crate) use tx::{Db, Tx};
+pub(crate) use tx::{Db, Tx, apply_redo};
 
 use super::{Latency, Result, StoreError};
 
@@ -72,7 +72,7 @@ pub(crate) struct Wal {
     seal: Seal,
     file: File,
     len: u64,
-    /// Set when a failed append could not be undone: no more writes.
+    /// Set when a failed write could not be undone: no more writes.
     broken: bool,
     /// Set by [`Wal::close`]: the last checkpoint prepares no next segment.
     closing: bool,
@@ -141,12 +141,14 @@ impl Wal {
         Ok(wal)
     }
 
-    /// Appends one group's record (from [`Tx::into_parts`]: its header is filled
+    /// Appends one group's record (from [`Tx::take_record`]: its header is filled
     /// in here) and makes it durable.
     pub fn append(&mut self, record: &mut [u8]) -> Result<AppendTimes> {
         if self.broken {
             return Err(StoreError::Io(
-                "the redo log could not undo a failed write; restart the broker".into(),
+                "the store refuses writes after a failure it could not undo; \
+                 restart the broker (it replays the redo log)"
+                    .into(),
             ));
         }
         let (header, payload) = record.split_at_mut(RECORD_HEADER);
@@ -195,11 +197,10 @@ impl Wal {
         self.syncs
     }
 
-    /// Takes back the last appended record (its LMDB commit failed).
-    pub fn undo(&mut self, payload_len: usize) {
-        let to = self
-            .len
-            .saturating_sub((RECORD_HEADER + payload_len) as u64);
+    /// Takes back the last appended record, `record_len` bytes with its
+    /// header (its LMDB commit failed).
+    pub fn undo(&mut self, record_len: usize) {
+        let to = self.len.saturating_sub(record_len as u64);
         self.truncate_to(to);
     }
 
@@ -240,13 +241,24 @@ impl Wal {
         if let Err(e) = self.collect_done(false) {
             tracing::warn!(error = %e, "checkpoint failed; the next one retries");
         }
-        if self.in_flight || (self.started.elapsed() < self.interval && self.len < CHECKPOINT_BYTES)
-        {
+        if self.in_flight || !self.checkpoint_due() {
             return;
         }
         if let Err(e) = self.begin_checkpoint() {
             tracing::warn!(error = %e, "cannot start a checkpoint; the next one retries");
         }
+    }
+
+    /// True once the interval has passed since the last checkpoint or the
+    /// segment has grown big (a held LMDB transaction is committed first).
+    pub fn checkpoint_due(&self) -> bool {
+        self.started.elapsed() >= self.interval || self.len >= CHECKPOINT_BYTES
+    }
+
+    /// Refuses every later append: answered records could not reach LMDB, and
+    /// only a restart (which replays them) makes the store whole again.
+    pub fn refuse_writes(&mut self) {
+        self.broken = true;
     }
 
     /// Takes a checkpoint and waits for it (startup, shutdown, a full map).

@@ -119,13 +119,26 @@ impl<'e> Tx<'e> {
         Ok(n)
     }
 
-    /// The LMDB transaction, to commit, and the log record of its changes
-    /// (header to fill, then the entries).
-    pub fn into_parts(self) -> (RwTxn<'e>, Vec<u8>) {
-        (self.txn, self.redo)
+    /// Starts the next group's record in a transaction that stays open (the
+    /// writer holds it across groups; see `storage::visibility`).
+    pub fn start_record(&mut self, mut record: Vec<u8>) {
+        record.clear();
+        record.resize(RECORD_HEADER, 0);
+        self.redo = record;
     }
 
-    /// True if a record from [`Tx::into_parts`] holds no change.
+    /// Takes the current group's record (header to fill, then its entries),
+    /// leaving the transaction open.
+    pub fn take_record(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.redo)
+    }
+
+    /// The LMDB transaction, to commit or abort.
+    pub fn into_txn(self) -> RwTxn<'e> {
+        self.txn
+    }
+
+    /// True if a record from [`Tx::take_record`] holds no change.
     pub fn is_empty_record(record: &[u8]) -> bool {
         record.len() <= RECORD_HEADER
     }
