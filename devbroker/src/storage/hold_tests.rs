@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::tests::put;
+use super::tests::{fill, put};
 use super::{Store, StoreError, StoreOptions};
 use crate::config::TopicSpec;
 use crate::metrics::Metrics;
@@ -150,14 +150,7 @@ fn a_spoilt_held_transaction_keeps_the_groups_it_had_answered() {
     // Big values, held too, until one no longer fits the map: it spoils the
     // held transaction and fails alone.
     let big = "x".repeat(60_000);
-    let mut written = 0;
-    let full = loop {
-        match rt.block_on(store.kv_write("t", 0, put(&format!("big{written:03}"), &big))) {
-            Ok(_) => written += 1,
-            Err(e) => break e,
-        }
-        assert!(written < 1000, "a 4 MiB map cannot hold 60 MB");
-    };
+    let (written, full) = fill(&store, &rt, "t", "big", &big);
     assert!(matches!(full, StoreError::StorageFull), "{full}");
     assert!(written > 10, "{written} big values fitted");
 
@@ -168,7 +161,7 @@ fn a_spoilt_held_transaction_keeps_the_groups_it_had_answered() {
         "{got:?}"
     );
     let bigs: Vec<Vec<u8>> = (0..written)
-        .map(|i| format!("big{i:03}").into_bytes())
+        .map(|i| format!("big{i:04}").into_bytes())
         .collect();
     let got = store.kv_get("t", 0, &bigs).unwrap();
     assert!(got.iter().all(|v| v.as_deref() == Some(big.as_bytes())));

@@ -297,6 +297,29 @@ fn compaction_keeps_the_latest_value_of_every_key() {
     }
 }
 
+/// Writes `value` under keys `{prefix}0000`, `{prefix}0001`... of partition 0
+/// until a write fails: how many were answered, and the failure.
+pub(super) fn fill(
+    store: &Store,
+    rt: &tokio::runtime::Runtime,
+    topic: &str,
+    prefix: &str,
+    value: &str,
+) -> (usize, StoreError) {
+    let mut written = 0;
+    loop {
+        match rt.block_on(store.kv_write(topic, 0, put(&format!("{prefix}{written:04}"), value))) {
+            Ok(_) => written += 1,
+            Err(e) => return (written, e),
+        }
+        assert!(
+            written < 1000,
+            "a small map cannot hold 1000 values of {}",
+            value.len()
+        );
+    }
+}
+
 #[test]
 fn a_full_map_fails_writes_clearly_and_keeps_data_readable() {
     let dir = tempfile::tempdir().unwrap();
@@ -315,14 +338,7 @@ fn a_full_map_fails_writes_clearly_and_keeps_data_readable() {
     rt.block_on(store.create_topic("t", 1, spec.config))
         .unwrap();
     let big = "x".repeat(60_000);
-    let mut written = 0;
-    let full = loop {
-        match rt.block_on(store.kv_write("t", 0, put(&format!("k{written:04}"), &big))) {
-            Ok(_) => written += 1,
-            Err(e) => break e,
-        }
-        assert!(written < 1000, "a 4 MiB map cannot hold 60 MB");
-    };
+    let (written, full) = fill(&store, &rt, "t", "k", &big);
     assert!(matches!(full, StoreError::StorageFull), "{full}");
     assert!(full.to_string().contains("--max-db-size"));
     // Concurrent writes in one group: the full one fails, a small one still lands.
@@ -364,15 +380,9 @@ fn space_freed_by_a_topic_delete_is_reused_at_once() {
     }
     let big = "x".repeat(60_000);
     let fill = |topic: &str| {
-        let mut n = 0;
-        loop {
-            match rt.block_on(store.kv_write(topic, 0, put(&format!("k{n:04}"), &big))) {
-                Ok(_) => n += 1,
-                Err(StoreError::StorageFull) => return n,
-                Err(e) => panic!("{e}"),
-            }
-            assert!(n < 1000);
-        }
+        let (n, e) = fill(&store, &rt, topic, "k", &big);
+        assert!(matches!(e, StoreError::StorageFull), "{e}");
+        n
     };
     let first = fill("t");
     rt.block_on(store.delete_topic("t")).unwrap();
