@@ -38,6 +38,14 @@ fn create(store: &Store, rt: &tokio::runtime::Runtime, topic: &str) {
         .unwrap();
 }
 
+/// Writes `value` to keys `key(0)..key(n)` of `t`, one answered write each.
+fn write_keys(store: &Store, rt: &tokio::runtime::Runtime, n: usize, value: &str) {
+    for i in 0..n {
+        rt.block_on(store.kv_write("t", 0, put(&format!("k{i:03}"), value)))
+            .unwrap();
+    }
+}
+
 fn key(i: usize) -> Vec<u8> {
     format!("k{i:03}").into_bytes()
 }
@@ -50,10 +58,7 @@ fn answered_groups_share_one_commit_and_the_next_read_sees_them() {
     let commits = || store.metrics().commits.get();
     let before = commits();
     create(&store, &rt, "t");
-    for i in 0..20 {
-        rt.block_on(store.kv_write("t", 0, put(&format!("k{i:03}"), "v")))
-            .unwrap();
-    }
+    write_keys(&store, &rt, 20, "v");
     assert_eq!(
         commits(),
         before,
@@ -112,10 +117,7 @@ fn a_crash_while_a_transaction_is_held_loses_no_answered_write() {
     let rt = runtime();
     let before = store.metrics().commits.get();
     create(&store, &rt, "t");
-    for i in 0..50 {
-        rt.block_on(store.kv_write("t", 0, put(&format!("k{i:03}"), "held")))
-            .unwrap();
-    }
+    write_keys(&store, &rt, 50, "held");
     assert_eq!(store.metrics().commits.get(), before, "still held");
 
     // The disk as a crash would leave it now: the data file without the held
@@ -143,10 +145,7 @@ fn a_spoilt_held_transaction_keeps_the_groups_it_had_answered() {
     let store = open_holding(dir.path(), 4 << 20);
     let rt = runtime();
     create(&store, &rt, "t");
-    for i in 0..10 {
-        rt.block_on(store.kv_write("t", 0, put(&format!("k{i:03}"), "small")))
-            .unwrap();
-    }
+    write_keys(&store, &rt, 10, "small");
     // Big values, held too, until one no longer fits the map: it spoils the
     // held transaction and fails alone.
     let big = "x".repeat(60_000);

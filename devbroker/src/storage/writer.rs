@@ -73,6 +73,17 @@ struct Answered {
     redo: Vec<u8>,
 }
 
+impl Answered {
+    /// None yet, in a transaction begun at `since`.
+    fn none(since: Instant) -> Answered {
+        Answered {
+            since,
+            jobs: 0,
+            redo: Vec::new(),
+        }
+    }
+}
+
 struct Writer<'e> {
     env: &'e Env<WithoutTls>,
     dbs: Dbs,
@@ -328,11 +339,7 @@ impl<'e> Writer<'e> {
             results.push(r);
         }
         stages.build += building.elapsed();
-        let answered = answered.unwrap_or(Answered {
-            since: building,
-            jobs: 0,
-            redo: Vec::new(),
-        });
+        let answered = answered.unwrap_or_else(|| Answered::none(building));
         self.finish(tx, answered, jobs.len(), may_hold, stages)?;
         Ok((results, effects))
     }
@@ -474,12 +481,7 @@ impl<'e> Writer<'e> {
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
             .map_or(0, u64::from_be_bytes);
         tx.put(Db::Meta, KEY.as_bytes(), &(epoch + 1).to_be_bytes())?;
-        let fresh = Answered {
-            since: Instant::now(),
-            jobs: 0,
-            redo: Vec::new(),
-        };
-        self.finish(tx, fresh, 0, false, stages)?;
+        self.finish(tx, Answered::none(Instant::now()), 0, false, stages)?;
         self.wal.checkpoint_now()
     }
 }
