@@ -86,6 +86,9 @@ fn a_power_loss_after_a_checkpoint_loses_no_answered_write() {
         .unwrap();
     rt.block_on(store.kv_write("u", 1, put("hello", "world")))
         .unwrap();
+    // A held transaction reaches data.mdb only when it is committed, and a
+    // read commits it at once (storage::visibility).
+    store.kv_get("u", 1, &[b"hello".to_vec()]).unwrap();
     let now = std::fs::read(&data).unwrap();
     let page = 4096;
     assert!(
