@@ -1,8 +1,12 @@
 //! The dev broker's own account of a run: its write-stage and checkpoint
 //! histograms (`devbroker_storage_write_stage_seconds`,
 //! `devbroker_storage_checkpoint_seconds`, see the broker's `storage::latency`),
-//! scraped from `/metrics` before and after a run and reduced to the
-//! difference, so each row of the tail run says where its time went.
+//! a write's whole time on the writer (`devbroker_storage_write_seconds`, as
+//! "write total") and the HTTP write route's time from routing to response
+//! (`devbroker_http_request_seconds`, as "http write"), scraped from `/metrics`
+//! before and after a run and reduced to the difference, so each row of the
+//! tail run says where its time went, and how much of the client's latency
+//! the broker accounts for at all.
 //!
 //! A Prometheus histogram only has buckets, so a quantile here is the upper
 //! bound of the bucket it falls in ("at most"), and the mean is exact.
@@ -29,9 +33,36 @@ struct Series {
     count: f64,
 }
 
-const METRICS: &[(&str, &str)] = &[
-    ("devbroker_storage_write_stage_seconds", "stage"),
-    ("devbroker_storage_checkpoint_seconds", "phase"),
+/// A histogram to keep: its name, the label that tells its series apart, and
+/// the row a series becomes, from that label's value (`None`: not kept).
+struct Wanted {
+    metric: &'static str,
+    label: &'static str,
+    row: fn(&str) -> Option<String>,
+}
+
+const METRICS: &[Wanted] = &[
+    Wanted {
+        metric: "devbroker_storage_write_stage_seconds",
+        label: "stage",
+        row: |stage| Some(format!("write {stage}")),
+    },
+    Wanted {
+        metric: "devbroker_storage_checkpoint_seconds",
+        label: "phase",
+        row: |phase| Some(format!("checkpoint {phase}")),
+    },
+    // Its only label is `le`: one series.
+    Wanted {
+        metric: "devbroker_storage_write_seconds",
+        label: "le",
+        row: |_| Some("write total".to_string()),
+    },
+    Wanted {
+        metric: "devbroker_http_request_seconds",
+        label: "route",
+        row: |route| route.ends_with("/write").then(|| "http write".to_string()),
+    },
 ];
 
 pub async fn scrape(addr: SocketAddr) -> Result<Scrape> {
@@ -43,15 +74,16 @@ pub async fn scrape(addr: SocketAddr) -> Result<Scrape> {
 fn parse(text: &str) -> Scrape {
     let mut out = Scrape::default();
     for line in text.lines() {
-        for (metric, label) in METRICS {
+        for Wanted { metric, label, row } in METRICS {
             let Some(rest) = line.strip_prefix(metric) else {
                 continue;
             };
-            let (kind, rest) = match rest.split_once('{') {
-                Some((kind, rest)) => (kind, rest),
-                None => continue,
+            // `name_kind{labels} value`, or `name_kind value` without labels.
+            let parts = match rest.split_once('{') {
+                Some((kind, rest)) => rest.split_once("} ").map(|(l, v)| (kind, l, v)),
+                None => rest.split_once(' ').map(|(kind, v)| (kind, "", v)),
             };
-            let Some((labels, value)) = rest.split_once("} ") else {
+            let Some((kind, labels, value)) = parts else {
                 continue;
             };
             let Ok(value) = value.trim().parse::<f64>() else {
@@ -63,7 +95,10 @@ fn parse(text: &str) -> Scrape {
                     (k == name).then(|| v.trim_matches('"').to_string())
                 })
             };
-            let Some(which) = get(label) else { continue };
+            // `_sum` and `_count` have no `le`: the empty value stands in.
+            let Some(which) = row(&get(label).unwrap_or_default()) else {
+                continue;
+            };
             let s = out.series.entry((metric.to_string(), which)).or_default();
             match kind {
                 "_bucket" => {
@@ -128,14 +163,9 @@ pub fn render(before: &Scrape, after: &Scrape) -> String {
         if d.count <= 0.0 {
             continue;
         }
-        let kind = if metric.contains("checkpoint") {
-            "checkpoint"
-        } else {
-            "write"
-        };
         let _ = writeln!(
             s,
-            "| {kind} {which} | {:.0} | {:.3} | {} | {} | {} |",
+            "| {which} | {:.0} | {:.3} | {} | {} | {} |",
             d.count,
             d.sum / d.count * 1000.0,
             fmt_ms(d.at_most_ms(0.99)),
@@ -180,5 +210,30 @@ mod tests {
             table.contains("| write redo_sync | 100 | 0.600 | 2.00 | 2.00 | 2.00 |"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn the_writer_total_and_the_http_write_route_are_rows_other_routes_are_not() {
+        let text = "devbroker_storage_write_seconds_bucket{le=\"0.001\"} 3\n\
+             devbroker_storage_write_seconds_bucket{le=\"0.064\"} 4\n\
+             devbroker_storage_write_seconds_bucket{le=\"+Inf\"} 4\n\
+             devbroker_storage_write_seconds_sum 0.064\n\
+             devbroker_storage_write_seconds_count 4\n\
+             devbroker_http_request_seconds_bucket{route=\"/kvstore/{topic}/partition/{partition}/write\",le=\"0.001\"} 2\n\
+             devbroker_http_request_seconds_bucket{route=\"/kvstore/{topic}/partition/{partition}/write\",le=\"+Inf\"} 2\n\
+             devbroker_http_request_seconds_sum{route=\"/kvstore/{topic}/partition/{partition}/write\"} 0.001\n\
+             devbroker_http_request_seconds_count{route=\"/kvstore/{topic}/partition/{partition}/write\"} 2\n\
+             devbroker_http_request_seconds_bucket{route=\"/metrics\",le=\"+Inf\"} 9\n\
+             devbroker_http_request_seconds_count{route=\"/metrics\"} 9\n";
+        let table = render(&Scrape::default(), &parse(text));
+        assert!(
+            table.contains("| write total | 4 | 16.000 | 64.00 | 64.00 | 64.00 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| http write | 2 | 0.500 | 1.00 | 1.00 | 1.00 |"),
+            "{table}"
+        );
+        assert!(!table.contains("metrics"), "{table}");
     }
 }
