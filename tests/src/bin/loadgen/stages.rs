@@ -33,34 +33,34 @@ struct Series {
     count: f64,
 }
 
-/// A histogram to keep: its name, the label that tells its series apart, and
-/// the row a series becomes, from that label's value (`None`: not kept).
+/// A histogram to keep: its name, the label that tells its series apart (none
+/// for a histogram of one series), and the row a series becomes, from that
+/// label's value (`None`: not kept).
 struct Wanted {
     metric: &'static str,
-    label: &'static str,
+    label: Option<&'static str>,
     row: fn(&str) -> Option<String>,
 }
 
 const METRICS: &[Wanted] = &[
     Wanted {
         metric: "devbroker_storage_write_stage_seconds",
-        label: "stage",
+        label: Some("stage"),
         row: |stage| Some(format!("write {stage}")),
     },
     Wanted {
         metric: "devbroker_storage_checkpoint_seconds",
-        label: "phase",
+        label: Some("phase"),
         row: |phase| Some(format!("checkpoint {phase}")),
     },
-    // Its only label is `le`: one series.
     Wanted {
         metric: "devbroker_storage_write_seconds",
-        label: "le",
+        label: None,
         row: |_| Some("write total".to_string()),
     },
     Wanted {
         metric: "devbroker_http_request_seconds",
-        label: "route",
+        label: Some("route"),
         row: |route| route.ends_with("/write").then(|| "http write".to_string()),
     },
 ];
@@ -95,8 +95,14 @@ fn parse(text: &str) -> Scrape {
                     (k == name).then(|| v.trim_matches('"').to_string())
                 })
             };
-            // `_sum` and `_count` have no `le`: the empty value stands in.
-            let Some(which) = row(&get(label).unwrap_or_default()) else {
+            let value_of_label = match label {
+                Some(name) => match get(name) {
+                    Some(v) => v,
+                    None => continue,
+                },
+                None => String::new(),
+            };
+            let Some(which) = row(&value_of_label) else {
                 continue;
             };
             let s = out.series.entry((metric.to_string(), which)).or_default();
