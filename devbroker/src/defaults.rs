@@ -34,6 +34,10 @@ pub const CHECKPOINT_INTERVAL_MS: u64 = 2_000;
 /// it made checkpoint syncs ~50x shorter but the redo log's syncs twice as
 /// slow at 16 connections, and puts/s fell by a third (docs/performance.md).
 pub const CHECKPOINT_WRITEBACK_MS: u64 = 0;
+/// `--checkpoint-sync-duty`: the percent of a checkpoint's data sync during
+/// which it keeps the disk busy; the rest it pauses, so redo log syncs do not
+/// queue behind hundreds of megabytes (see `durable`). 100: all at once.
+pub const CHECKPOINT_SYNC_DUTY: u8 = 100;
 /// `--commit-hold-ms`: how long the writer may keep an LMDB transaction open
 /// across groups it has already answered (durable in the redo log), so that
 /// many groups share one LMDB commit; reads that need them make it commit at

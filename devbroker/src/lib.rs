@@ -14,6 +14,7 @@
 pub mod alloc;
 pub mod config;
 pub mod defaults;
+pub mod durable;
 pub mod http;
 pub mod kafka;
 pub mod metrics;

@@ -61,6 +61,12 @@ pub struct ServeArgs {
     /// (Linux; 0: never).
     #[arg(long, default_value_t = defaults::CHECKPOINT_WRITEBACK_MS)]
     pub checkpoint_writeback_ms: u64,
+    /// At most this percent of a checkpoint's data sync keeps the disk busy;
+    /// it pauses the rest of the time, so the redo log's syncs do not wait
+    /// behind it (Linux; 100: write everything at once).
+    #[arg(long, default_value_t = defaults::CHECKPOINT_SYNC_DUTY,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub checkpoint_sync_duty: u8,
     /// How long the writer may keep an LMDB transaction open across writes it
     /// has answered (they are durable in the redo log), in ms, so that many
     /// share one LMDB commit; a read that needs them commits at once (0: one
@@ -130,6 +136,7 @@ impl ServeArgs {
             map_size: self.max_db_size,
             checkpoint_interval: Duration::from_millis(self.checkpoint_interval_ms.max(1)),
             checkpoint_writeback: crate::storage::writeback_every(self.checkpoint_writeback_ms),
+            checkpoint_sync_duty: self.checkpoint_sync_duty,
             commit_hold: Duration::from_millis(self.commit_hold_ms),
             metrics,
         }
@@ -149,6 +156,7 @@ impl ServeArgs {
             max_db_size: defaults::MAX_DB_SIZE,
             checkpoint_interval_ms: defaults::CHECKPOINT_INTERVAL_MS,
             checkpoint_writeback_ms: defaults::CHECKPOINT_WRITEBACK_MS,
+            checkpoint_sync_duty: defaults::CHECKPOINT_SYNC_DUTY,
             commit_hold_ms: defaults::COMMIT_HOLD_MS,
             retention_check_ms: defaults::RETENTION_CHECK_MS,
             offsets_retention_minutes: defaults::OFFSETS_RETENTION_MINUTES,
@@ -524,6 +532,7 @@ mod tests {
         assert_eq!(from_flags.map_size, store.map_size);
         assert_eq!(from_flags.checkpoint_interval, store.checkpoint_interval);
         assert_eq!(from_flags.checkpoint_writeback, store.checkpoint_writeback);
+        assert_eq!(from_flags.checkpoint_sync_duty, store.checkpoint_sync_duty);
         assert_eq!(from_flags.commit_hold, store.commit_hold);
         assert_eq!(parsed.http_addr.to_string(), defaults::HTTP_ADDR);
         assert_eq!(parsed.max_db_size, defaults::MAX_DB_SIZE);

@@ -65,6 +65,9 @@ pub struct StoreOptions {
     /// How often the data file's dirty pages are handed to the disk between
     /// checkpoints (`None`: only the checkpoint writes them).
     pub checkpoint_writeback: Option<std::time::Duration>,
+    /// At most this percent of a checkpoint's data sync keeps the disk busy
+    /// (100: the sync writes everything at once; see `crate::durable`).
+    pub checkpoint_sync_duty: u8,
     /// How long the writer may keep an LMDB transaction open across groups
     /// it has answered (see `storage::visibility`); zero: one commit per group.
     pub commit_hold: std::time::Duration,
@@ -84,6 +87,7 @@ impl Default for StoreOptions {
                 crate::defaults::CHECKPOINT_INTERVAL_MS,
             ),
             checkpoint_writeback: writeback_every(crate::defaults::CHECKPOINT_WRITEBACK_MS),
+            checkpoint_sync_duty: crate::defaults::CHECKPOINT_SYNC_DUTY,
             commit_hold: std::time::Duration::from_millis(crate::defaults::COMMIT_HOLD_MS),
             metrics: Arc::new(Metrics::new()),
         }
@@ -209,7 +213,11 @@ impl Store {
             next_segment,
             seal,
             opts.checkpoint_interval,
-            opts.checkpoint_writeback,
+            wal::Pacing {
+                writeback: opts.checkpoint_writeback,
+                sync: (opts.checkpoint_sync_duty < 100)
+                    .then_some(crate::durable::Pace::Duty(opts.checkpoint_sync_duty)),
+            },
             opts.metrics.storage_latency.clone(),
         )?;
         drop(pin);

@@ -22,7 +22,8 @@ pub fn open_object_store(url: &str) -> Result<(Arc<dyn ObjectStore>, Path)> {
         }
         std::fs::create_dir_all(rest)
             .map_err(|e| bad(&format!("cannot create directory {rest}: {e}")))?;
-        let fs = object_store::local::LocalFileSystem::new_with_prefix(rest)
+        // Puts are durable before they return (see `local`).
+        let fs = super::local::DurableLocal::new(std::path::Path::new(rest))
             .map_err(|e| bad(&e.to_string()))?;
         Ok((Arc::new(fs), Path::from("")))
     } else if let Some(rest) = url.strip_prefix("s3://") {

@@ -21,7 +21,8 @@
 //! The rest, one idea a file: `handle` (options, shared state, open / start /
 //! shutdown), `bucket` (the object store and its operations), `manifest`
 //! (versioned manifests; a newer owner's manifest fences), `supervisor` (topics
-//! and their partitions' uploaders, upload floors), `reads` (bucket reads below
+//! and their partitions' uploaders, upload floors), `local` (the `file://`
+//! store, whose puts are durable and paced), `reads` (bucket reads below
 //! the local log and their segment cache), `status` (`GET /status/tier`),
 //! `ids` (random ids), `error`.
 
@@ -30,6 +31,7 @@ mod error;
 mod handle;
 mod ids;
 pub mod layout;
+mod local;
 mod manifest;
 pub mod offsets;
 mod owner;

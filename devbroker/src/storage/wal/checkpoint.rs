@@ -8,13 +8,14 @@ use std::io::Write;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use heed::{Env, RoTxn, WithoutTls};
 
 use super::segment::{Seal, io_err, prepare_segment, segment_path, segments, sync_dir};
 use super::tx::{Reader, put_bytes};
-use super::writeback::{dirty_bytes, start_writeback};
+use super::writeback::start_writeback;
+use crate::durable::dirty_bytes;
 use crate::storage::{Latency, Result, StoreError};
 
 const CHECKPOINT_FILE: &str = "checkpoint";
@@ -136,14 +137,15 @@ pub(super) struct Pending {
 
 /// The checkpointer thread: syncs the data file, writes the checkpoint, then
 /// drops older segments and the previous pin; between checkpoints it starts
-/// the data file's writeback every `writeback`.
+/// the data file's writeback every `pacing.writeback`, and before a sync it
+/// writes the file back at `pacing.sync`'s pace.
 pub(super) fn checkpointer(
     env: Env<WithoutTls>,
     dir: PathBuf,
     rx: std_mpsc::Receiver<Pending>,
     done: std_mpsc::Sender<Result<()>>,
     seal: Seal,
-    writeback: Option<Duration>,
+    pacing: super::Pacing,
     latency: Latency,
 ) {
     let data_file = File::open(dir.join("data.mdb")).ok();
@@ -152,11 +154,19 @@ pub(super) fn checkpointer(
         // Between checkpoints, hand the data file's new dirty pages to the
         // disk every `writeback` (see `writeback`), so the checkpoint's sync
         // below has little left to write.
-        let next = match (writeback, &data_file) {
+        let next = match (pacing.writeback, &data_file) {
             (Some(every), Some(file)) => match rx.recv_timeout(every) {
                 Ok(p) => p,
                 Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                    start_writeback(file);
+                    match pacing.sync {
+                        // A paced pass: at most a step in flight at a time.
+                        Some(pace) => {
+                            if let Err(e) = crate::durable::write_back_paced(file, pace) {
+                                tracing::debug!(error = %e, "paced writeback failed");
+                            }
+                        }
+                        None => start_writeback(file),
+                    }
                     continue;
                 }
                 Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
@@ -171,6 +181,12 @@ pub(super) fn checkpointer(
         let result = (|| {
             if let Some(dirty) = data_file.as_ref().and_then(dirty_bytes) {
                 latency.checkpoint_writeback_bytes.observe(dirty as f64);
+            }
+            if let (Some(pace), Some(file)) = (pacing.sync, &data_file) {
+                // Most of the sync's writing, spread out; the sync below then
+                // makes it durable (it writes whatever is still dirty).
+                crate::durable::write_back_paced(file, pace)
+                    .map_err(|e| io_err("cannot write back", &dir.join("data.mdb"), e))?;
             }
             env.force_sync()?;
             phase.done("data_sync");

@@ -95,6 +95,17 @@ pub(crate) struct AppendTimes {
     pub sync: Duration,
 }
 
+/// How the checkpointer spreads the data file's writeback (see `writeback`
+/// and `crate::durable`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Pacing {
+    /// Between checkpoints, start the writeback of dirty pages this often.
+    pub writeback: Option<Duration>,
+    /// At a checkpoint, write the data file back at this pace before its sync
+    /// (`None`: the sync writes everything at once).
+    pub sync: Option<crate::durable::Pace>,
+}
+
 impl Wal {
     /// Starts the log at segment `seq` (after recovery), its records sealed
     /// with `seal` (keyed), and takes a first checkpoint, so older segments go.
@@ -104,7 +115,7 @@ impl Wal {
         seq: u64,
         seal: Seal,
         interval: Duration,
-        writeback: Option<Duration>,
+        pacing: Pacing,
         latency: Latency,
     ) -> Result<Wal> {
         let page_size = env.stat().page_size as usize;
@@ -115,7 +126,7 @@ impl Wal {
         let (ck_env, ck_dir, ck_latency) = (env.clone(), dir.to_path_buf(), latency.clone());
         let checkpointer = std::thread::Builder::new()
             .name("lmdb-checkpoint".into())
-            .spawn(move || checkpointer(ck_env, ck_dir, rx, done_tx, seal, writeback, ck_latency))
+            .spawn(move || checkpointer(ck_env, ck_dir, rx, done_tx, seal, pacing, ck_latency))
             .map_err(|e| StoreError::Io(format!("cannot start the checkpoint thread: {e}")))?;
         let mut wal = Wal {
             dir: dir.to_path_buf(),
