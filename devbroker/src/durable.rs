@@ -172,7 +172,10 @@ mod tests {
     #[test]
     fn a_duty_cycle_pauses_in_proportion_to_the_step() {
         let step = std::time::Duration::from_millis(10);
-        assert_eq!(super::Pace::Duty(100).pause_after(step), std::time::Duration::ZERO);
+        assert_eq!(
+            super::Pace::Duty(100).pause_after(step),
+            std::time::Duration::ZERO
+        );
         assert_eq!(super::Pace::Duty(50).pause_after(step), step);
         assert_eq!(super::Pace::Duty(25).pause_after(step), step * 3);
         assert_eq!(super::Pace::Duty(0).pause_after(step), step * 99);
