@@ -133,6 +133,9 @@ pub(super) struct Pending {
     pub pin: RoTxn<'static, WithoutTls>,
     /// When the writer pinned the snapshot (the checkpoint's start).
     pub pinned_at: Instant,
+    /// Someone waits for this one (startup, shutdown, a full map): no writes
+    /// are answered meanwhile, so it syncs at once instead of at `pacing.sync`.
+    pub waited_for: bool,
 }
 
 /// The checkpointer thread: syncs the data file, writes the checkpoint, then
@@ -182,7 +185,7 @@ pub(super) fn checkpointer(
             if let Some(dirty) = data_file.as_ref().and_then(dirty_bytes) {
                 latency.checkpoint_writeback_bytes.observe(dirty as f64);
             }
-            if let (Some(pace), Some(file)) = (pacing.sync, &data_file) {
+            if let (Some(pace), Some(file), false) = (pacing.sync, &data_file, p.waited_for) {
                 // Most of the sync's writing, spread out; the sync below then
                 // makes it durable (it writes whatever is still dirty).
                 crate::durable::write_back_paced(file, pace)

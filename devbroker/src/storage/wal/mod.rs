@@ -255,7 +255,7 @@ impl Wal {
         if self.in_flight || !self.checkpoint_due() {
             return;
         }
-        if let Err(e) = self.begin_checkpoint() {
+        if let Err(e) = self.begin_checkpoint(false) {
             tracing::warn!(error = %e, "cannot start a checkpoint; the next one retries");
         }
     }
@@ -275,13 +275,14 @@ impl Wal {
     /// Takes a checkpoint and waits for it (startup, shutdown, a full map).
     pub fn checkpoint_now(&mut self) -> Result<()> {
         self.collect_done(true)?;
-        self.begin_checkpoint()?;
+        self.begin_checkpoint(true)?;
         self.collect_done(true)
     }
 
     /// Pins the latest snapshot, copies its meta pages, starts a new segment and
-    /// hands the rest to the checkpointer. Must run between groups.
-    fn begin_checkpoint(&mut self) -> Result<()> {
+    /// hands the rest to the checkpointer. Must run between groups. `waited_for`:
+    /// the caller blocks on it (no writes to share the disk with: not paced).
+    fn begin_checkpoint(&mut self, waited_for: bool) -> Result<()> {
         self.started = Instant::now();
         let pinned_at = self.started;
         let pin = self.env.clone().static_read_txn()?;
@@ -312,6 +313,7 @@ impl Wal {
             meta_pages,
             pin,
             pinned_at,
+            waited_for,
         };
         self.latency
             .checkpoint_phase
