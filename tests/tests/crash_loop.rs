@@ -6,7 +6,9 @@
 //! Checkpoints run every 25 ms, so kills land before, during and after them:
 //! each restart rolls LMDB back to its last checkpoint and replays the redo log.
 //!
-//! `CRASH_LOOP_SEED` replays a run; `CRASH_LOOP_CYCLES` changes the cycle count.
+//! `CRASH_LOOP_SEED` replays a run; `CRASH_LOOP_CYCLES` changes the cycle count;
+//! `CRASH_LOOP_BROKER_ARGS` adds broker flags (split on spaces), e.g.
+//! `--checkpoint-writeback-ms 5 --checkpoint-sync-duty 50` for paced checkpoints.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -154,16 +156,17 @@ async fn sigkill_loops_lose_no_acknowledged_write_and_split_no_batch() {
     let mut unacked_applied = 0usize;
     let mut unacked_absent = 0usize;
 
-    let mut broker = Broker::start_in(
-        &data,
-        &[
-            "--topic",
-            &format!("crash:{PARTITIONS}"),
-            "--checkpoint-interval-ms",
-            CHECKPOINT_MS,
-        ],
-    )
-    .unwrap();
+    let extra = std::env::var("CRASH_LOOP_BROKER_ARGS").unwrap_or_default();
+    let restart_args: Vec<&str> = ["--checkpoint-interval-ms", CHECKPOINT_MS]
+        .into_iter()
+        .chain(extra.split_whitespace())
+        .collect();
+    let topic = format!("crash:{PARTITIONS}");
+    let first_args: Vec<&str> = ["--topic", topic.as_str()]
+        .into_iter()
+        .chain(restart_args.iter().copied())
+        .collect();
+    let mut broker = Broker::start_in(&data, &first_args).unwrap();
     for cycle in 0..cycles {
         let kv = Kv::new(broker.url());
         let log = Arc::new(Mutex::new(Log::default()));
@@ -193,7 +196,7 @@ async fn sigkill_loops_lose_no_acknowledged_write_and_split_no_batch() {
         }
         batches.extend(log.batches);
 
-        broker = Broker::start_in(&data, &["--checkpoint-interval-ms", CHECKPOINT_MS]).unwrap();
+        broker = Broker::start_in(&data, &restart_args).unwrap();
         let kv = Kv::new(broker.url());
         let present = contents(&kv).await;
         for (key, value) in &acked {

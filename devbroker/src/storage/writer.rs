@@ -14,6 +14,8 @@
 //! makes the writer commit now (`visibility`). A held transaction is committed
 //! before a checkpoint and at shutdown; if a later group spoils it, the held
 //! groups are applied again from their redo payloads in a fresh transaction.
+//! Near a full map nothing is held, so running out of room fails only writes
+//! that are not answered yet.
 //!
 //! This file is the commit path only: drain the queue, apply the group (each
 //! job through `ops::apply`), append its redo record and sync (`wal`), commit
@@ -376,6 +378,7 @@ impl<'e> Writer<'e> {
             && answered.since.elapsed() < hold
             && answered.redo.len() + payload.len() <= MAX_HELD_BYTES
             && !self.wal.checkpoint_due()
+            && !self.map_nearly_full()
             && !self.shared.vis.take_wanted();
         if keep {
             answered.redo.extend_from_slice(payload);
@@ -390,39 +393,44 @@ impl<'e> Writer<'e> {
             return Ok(());
         }
         let committing = Instant::now();
-        let committed = self.commit_tx(tx, answered.jobs, jobs);
+        let committed = self.commit_tx(tx, answered.jobs + jobs);
         stages.lmdb_commit += committing.elapsed();
-        if committed.is_err() && changed {
-            // Not applied, so not to be replayed either.
-            self.wal.undo(record.len());
+        if committed.is_err() {
+            if changed {
+                // Not applied, so not to be replayed either.
+                self.wal.undo(record.len());
+            }
+            // The commit of this group failed (the map filled up as LMDB saved
+            // its free list): the groups held before it were answered.
+            self.apply_answered_again(answered);
         }
         self.wal.recycle(record);
         committed
     }
 
-    /// Commits a transaction holding `answered` jobs already answered and
-    /// `jobs` about to be.
-    fn commit_tx(&mut self, tx: Tx<'e>, answered: usize, jobs: usize) -> Result<()> {
-        match tx.into_txn().commit() {
-            Ok(()) => {
-                self.count_commit(answered + jobs);
-                Ok(())
-            }
-            Err(e) => {
-                if answered > 0 {
-                    self.fail(&e);
-                }
-                Err(e.into())
-            }
-        }
+    /// Less than a quarter of the map left (by its high-water mark): groups are
+    /// then committed at once, not held, so that a commit that fills the map
+    /// fails only its own jobs, which are not answered yet.
+    fn map_nearly_full(&self) -> bool {
+        let info = self.env.info();
+        let used = (info.last_page_number + 1) * self.env.stat().page_size as usize;
+        used > info.map_size - info.map_size / 4
+    }
+
+    /// Commits a transaction of `jobs` jobs; on failure nothing of it is in LMDB.
+    fn commit_tx(&mut self, tx: Tx<'e>, jobs: usize) -> Result<()> {
+        tx.into_txn().commit()?;
+        self.count_commit(jobs);
+        Ok(())
     }
 
     /// Commits the held transaction, if any: its groups become visible.
     fn commit_held(&mut self) {
-        if let Some((tx, answered)) = self.held.take()
-            && self.commit_tx(tx, answered.jobs, 0).is_ok()
-        {
-            self.shared.vis.committed(self.seq);
+        if let Some((tx, answered)) = self.held.take() {
+            match self.commit_tx(tx, answered.jobs) {
+                Ok(()) => self.shared.vis.committed(self.seq),
+                Err(_) => self.apply_answered_again(answered),
+            }
         }
     }
 
@@ -430,15 +438,29 @@ impl<'e> Writer<'e> {
     /// durable in the redo log: they are applied again in a new one.
     fn abandon(&mut self, tx: Tx<'e>, answered: Option<Answered>) {
         tx.into_txn().abort();
-        let Some(answered) = answered.filter(|a| a.jobs > 0) else {
+        if let Some(answered) = answered {
+            self.apply_answered_again(answered);
+        }
+    }
+
+    /// Applies answered groups again, from their redo payloads, in a fresh
+    /// transaction after theirs failed. If the map is full, a checkpoint
+    /// (which lets LMDB reuse the pages freed since the last one) comes first
+    /// and it is tried once more; only then do they wait for a restart.
+    fn apply_answered_again(&mut self, answered: Answered) {
+        if answered.jobs == 0 {
             return;
-        };
-        let again = || -> Result<()> {
-            let mut txn = self.env.write_txn()?;
-            apply_redo(&mut txn, self.dbs, &answered.redo)?;
+        }
+        let again = |w: &Self| -> Result<()> {
+            let mut txn = w.env.write_txn()?;
+            apply_redo(&mut txn, w.dbs, &answered.redo)?;
             Ok(txn.commit()?)
         };
-        match again() {
+        let mut done = again(self);
+        if matches!(done, Err(StoreError::StorageFull)) && self.wal.checkpoint_now().is_ok() {
+            done = again(self);
+        }
+        match done {
             Ok(()) => {
                 self.count_commit(answered.jobs);
                 self.shared.vis.committed(self.seq);
