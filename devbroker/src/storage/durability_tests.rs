@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::tests::{open, put};
+use super::tests::{open, open_with, put};
 use super::{Store, StoreOptions};
 use crate::config::TopicSpec;
 use crate::metrics::Metrics;
@@ -273,23 +273,14 @@ fn a_torn_last_redo_record_is_dropped_and_the_rest_replayed() {
 /// as it is, the redo log since the last checkpoint) holds every answered write.
 #[test]
 fn paced_checkpoints_complete_and_lose_no_answered_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = StoreOptions {
+    let (dir, store, rt) = open_with(StoreOptions {
         map_size: 1 << 30,
         metrics: Arc::new(Metrics::new()),
         checkpoint_interval: std::time::Duration::from_millis(20),
         checkpoint_writeback: Some(std::time::Duration::from_millis(5)),
         checkpoint_sync_duty: 50,
         ..Default::default()
-    };
-    let store = Store::open(dir.path(), opts).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let spec: TopicSpec = "t:1".parse().unwrap();
-    rt.block_on(store.create_topic("t", 1, spec.config))
-        .unwrap();
+    });
     let synced = || {
         store
             .metrics()
