@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::tests::{open, open_with, put};
+use super::tests::{open, open_with_options, put};
 use super::{Store, StoreOptions};
 use crate::config::TopicSpec;
 use crate::metrics::Metrics;
@@ -273,7 +273,7 @@ fn a_torn_last_redo_record_is_dropped_and_the_rest_replayed() {
 /// as it is, the redo log since the last checkpoint) holds every answered write.
 #[test]
 fn paced_checkpoints_complete_and_lose_no_answered_write() {
-    let (dir, store, rt) = open_with(StoreOptions {
+    let (dir, store, rt) = open_with_options(StoreOptions {
         map_size: 1 << 30,
         metrics: Arc::new(Metrics::new()),
         checkpoint_interval: std::time::Duration::from_millis(20),
@@ -281,14 +281,15 @@ fn paced_checkpoints_complete_and_lose_no_answered_write() {
         checkpoint_sync_duty: 50,
         ..Default::default()
     });
-    let synced = || {
+    let phase = |p: &str| {
         store
             .metrics()
             .storage_latency
             .checkpoint_phase
-            .with_label_values(&["data_sync"])
+            .with_label_values(&[p])
             .get_sample_count()
     };
+    let synced = || phase("data_sync");
     let before = synced();
     let value = "v".repeat(2000);
     let mut written = 0;
@@ -305,6 +306,15 @@ fn paced_checkpoints_complete_and_lose_no_answered_write() {
         rt.block_on(store.kv_write("t", 0, put(&k, &value)))
             .unwrap();
         written += 1;
+    }
+    // No writes now, so no new checkpoint starts; let the one in flight finish
+    // (its `total` is timed last) so the copy below is one moment's state.
+    while phase("total") < synced() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a checkpoint did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let segments_now = std::fs::read_dir(dir.path())
         .unwrap()

@@ -14,7 +14,7 @@ use crate::wire::sha256_hex;
 
 /// A store in a temp dir with a one-partition kvstore topic `t`, and a runtime.
 pub(super) fn open() -> (tempfile::TempDir, Store, tokio::runtime::Runtime) {
-    open_with(StoreOptions {
+    open_with_options(StoreOptions {
         map_size: 1 << 30,
         metrics: Arc::new(Metrics::new()),
         ..Default::default()
@@ -22,7 +22,9 @@ pub(super) fn open() -> (tempfile::TempDir, Store, tokio::runtime::Runtime) {
 }
 
 /// `open` with these options.
-pub(super) fn open_with(opts: StoreOptions) -> (tempfile::TempDir, Store, tokio::runtime::Runtime) {
+pub(super) fn open_with_options(
+    opts: StoreOptions,
+) -> (tempfile::TempDir, Store, tokio::runtime::Runtime) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), opts).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
