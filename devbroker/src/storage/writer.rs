@@ -97,6 +97,9 @@ struct Writer<'e> {
     seq: u64,
     /// Answered groups could not reach LMDB: nothing is visible until a restart.
     failed: bool,
+    /// The page past which the map counts as nearly full (`map_nearly_full`);
+    /// the map's size and page size are fixed for the environment's life.
+    nearly_full_page: usize,
 }
 
 pub(crate) fn spawn(
@@ -144,6 +147,10 @@ fn run(
         held: None,
         seq: 0,
         failed: false,
+        nearly_full_page: {
+            let map_size = env.info().map_size;
+            (map_size - map_size / 4) / env.stat().page_size as usize
+        },
     };
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     loop {
@@ -412,9 +419,7 @@ impl<'e> Writer<'e> {
     /// then committed at once, not held, so that a commit that fills the map
     /// fails only its own jobs, which are not answered yet.
     fn map_nearly_full(&self) -> bool {
-        let info = self.env.info();
-        let used = (info.last_page_number + 1) * self.env.stat().page_size as usize;
-        used > info.map_size - info.map_size / 4
+        self.env.info().last_page_number >= self.nearly_full_page
     }
 
     /// Commits a transaction of `jobs` jobs; on failure nothing of it is in LMDB.
